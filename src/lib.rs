@@ -1,0 +1,12 @@
+//! pamform: declarative plan/apply provisioning for Bravura Privilege teams, OTP API users and
+//! check-outs. The binary in `main.rs` is a thin shell over this library.
+//!
+//! Dependencies point one way: `cli` -> {`manifest`, `apply`, `state`, `output`} -> `plan` ->
+//! `model`. `plan` and `model` import nothing else of the crate; `target` and `state` know only
+//! `model` (and `secret`, `crypto`).
+
+pub mod crypto;
+pub mod manifest;
+pub mod model;
+pub mod secret;
+pub mod target;
