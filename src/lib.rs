@@ -5,8 +5,19 @@
 //! `model`. `plan` and `model` import nothing else of the crate; `target` and `state` know only
 //! `model` (and `secret`, `crypto`).
 
+pub mod apply;
+pub mod cli;
+pub mod clock;
 pub mod crypto;
+pub mod failpoint;
+pub mod fsutil;
+pub mod keys;
 pub mod manifest;
 pub mod model;
+pub mod output;
+pub mod pamutil;
+pub mod plan;
 pub mod secret;
+pub mod state;
 pub mod target;
+pub mod workspace;

@@ -189,8 +189,8 @@ impl fmt::Display for Privilege {
     }
 }
 
-/// A managed account: `(system, account)`, written `SYSTEM/account`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A managed account: `(system, account)`, written `SYSTEM/account` (also in JSON).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AccountRef {
     pub system: SystemId,
     pub account: AccountId,
@@ -227,6 +227,19 @@ impl FromStr for AccountRef {
             ));
         }
         Ok(AccountRef::new(system, account))
+    }
+}
+
+impl Serialize for AccountRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for AccountRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -80,7 +80,9 @@ impl fmt::Display for Violation {
             Violation::UnknownProfile { profile } => {
                 write!(f, "profile {profile} does not exist in the target")
             }
-            Violation::UnknownTeam { team } => write!(f, "team {team} does not exist in the target"),
+            Violation::UnknownTeam { team } => {
+                write!(f, "team {team} does not exist in the target")
+            }
             Violation::TeamExists { team } => write!(f, "team {team} exists already"),
             Violation::UnknownGroup { team, group } => {
                 write!(f, "team {team} has no group {group:?}")
@@ -89,7 +91,9 @@ impl fmt::Display for Violation {
                 f,
                 "team {team} still holds {holdings} managed system(s) or account(s); move them before deleting the team"
             ),
-            Violation::NoAccounts => write!(f, "an OTP API user needs at least one managed account"),
+            Violation::NoAccounts => {
+                write!(f, "an OTP API user needs at least one managed account")
+            }
             Violation::AccountNotInTeam { account, team } => write!(
                 f,
                 "managed account {account} is not an onboarded account of team {team}"
@@ -159,7 +163,9 @@ pub fn check_team_shape(team_id: &TeamId, team: &TeamState) -> Vec<Violation> {
 pub fn check_group_shape(team: &TeamId, name: &GroupName, group: &GroupState) -> Vec<Violation> {
     [Privilege::AutoApproved, Privilege::CredentialManager]
         .into_iter()
-        .filter(|p| group.privileges.contains(p) && !group.privileges.contains(&Privilege::Requesters))
+        .filter(|p| {
+            group.privileges.contains(p) && !group.privileges.contains(&Privilege::Requesters)
+        })
         .map(|privilege| Violation::NeedsRequesters {
             team: team.clone(),
             group: name.clone(),
@@ -319,7 +325,8 @@ pub fn check_checkout_requester(
     team: &TeamState,
     requester: &ProfileId,
 ) -> Result<(), Violation> {
-    if holds(team, requester, Privilege::Requesters) || holds(team, requester, Privilege::OtpTrustees)
+    if holds(team, requester, Privilege::Requesters)
+        || holds(team, requester, Privilege::OtpTrustees)
     {
         Ok(())
     } else {
@@ -425,8 +432,14 @@ mod tests {
     fn shape_rules() {
         let t = TeamId::new("T");
         let cases: Vec<(TeamState, usize)> = vec![
-            (team(&[("Trustees", group(&[Privilege::TeamTrustees], &["alice"]))]), 0),
-            (team(&[("Trustees", group(&[Privilege::TeamTrustees], &[]))]), 1),
+            (
+                team(&[("Trustees", group(&[Privilege::TeamTrustees], &["alice"]))]),
+                0,
+            ),
+            (
+                team(&[("Trustees", group(&[Privilege::TeamTrustees], &[]))]),
+                1,
+            ),
             (team(&[]), 1),
             (
                 team(&[
@@ -473,7 +486,10 @@ mod tests {
         let state = team(&[
             ("Trustees", group(&[Privilege::TeamTrustees], &["alice"])),
             ("Approvers", group(&[Privilege::Approvers], &["carol"])),
-            ("Fast", group(&[Privilege::AutoApproved, Privilege::Requesters], &["dave"])),
+            (
+                "Fast",
+                group(&[Privilege::AutoApproved, Privilege::Requesters], &["dave"]),
+            ),
         ]);
         let policy = Policy::default();
         let bob = ProfileId::new("bob");
@@ -481,13 +497,22 @@ mod tests {
         assert!(check_approvals(&policy, &t, &state, &bob, &carol).is_empty());
         assert_eq!(
             check_approvals(&policy, &t, &state, &bob, &BTreeSet::new()),
-            vec![Violation::TooFewApprovals { needed: 1, given: 0 }]
+            vec![Violation::TooFewApprovals {
+                needed: 1,
+                given: 0
+            }]
         );
         let alice: BTreeSet<ProfileId> = [ProfileId::new("alice")].into();
         assert_eq!(check_approvals(&policy, &t, &state, &bob, &alice).len(), 1);
         assert!(
-            check_approvals(&policy, &t, &state, &ProfileId::new("dave"), &BTreeSet::new())
-                .is_empty()
+            check_approvals(
+                &policy,
+                &t,
+                &state,
+                &ProfileId::new("dave"),
+                &BTreeSet::new()
+            )
+            .is_empty()
         );
     }
 }

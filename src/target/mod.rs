@@ -10,9 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::model::rules::Violation;
-use crate::model::{
-    AccountRef, Observed, OtpApiUserRemote, ProfileId, RemoteId, Request, Scope,
-};
+use crate::model::{AccountRef, Observed, OtpApiUserRemote, ProfileId, RemoteId, Request, Scope};
 use crate::secret::Secret;
 
 pub mod embedded;
@@ -93,9 +91,7 @@ pub enum LoginRejection {
 impl fmt::Display for LoginRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            LoginRejection::OtpOutOfSync => {
-                "the one-time password is out of sync with the target"
-            }
+            LoginRejection::OtpOutOfSync => "the one-time password is out of sync with the target",
             LoginRejection::NetworkNotAllowed => {
                 "the caller may not log in from this network address"
             }
@@ -186,14 +182,18 @@ pub trait Target {
 
     /// Checks out an approved request: randomizes the account and discloses the new password. For
     /// an OTP vault account the value is also pushed onto its OTP API caller's login.
-    fn check_out(&mut self, requester: &ProfileId, request_id: &RemoteId)
-    -> TargetResult<CheckedOut>;
+    fn check_out(
+        &mut self,
+        requester: &ProfileId,
+        request_id: &RemoteId,
+    ) -> TargetResult<CheckedOut>;
 
     /// Where a check-out request stands (after a crash, this settles a step in doubt).
     fn checkout_request(&mut self, request_id: &RemoteId) -> TargetResult<CheckoutRequest>;
 
     /// The check-out requests of an account, oldest first.
-    fn checkout_requests_for(&mut self, account: &AccountRef) -> TargetResult<Vec<CheckoutRequest>>;
+    fn checkout_requests_for(&mut self, account: &AccountRef)
+    -> TargetResult<Vec<CheckoutRequest>>;
 
     /// The password of an open check-out, again, without randomizing (rule 11).
     fn retrieve_checkout_password(
@@ -214,6 +214,9 @@ pub trait Target {
     ) -> TargetResult<OtpSession>;
 
     /// Reads a managed account's password in an OTP session.
-    fn read_password(&mut self, session_id: &RemoteId, account: &AccountRef)
-    -> TargetResult<Secret>;
+    fn read_password(
+        &mut self,
+        session_id: &RemoteId,
+        account: &AccountRef,
+    ) -> TargetResult<Secret>;
 }

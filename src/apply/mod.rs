@@ -1,0 +1,484 @@
+//! Apply: executes a [`Plan`]'s steps in order through a [`Target`], journaling each step in the
+//! state, and settles steps left in doubt by an earlier run that died.
+//!
+//! Architecture invariants:
+//! - Sequential: one step at a time, in plan order; the first failure stops the run.
+//! - Before a step's first target call its intent is committed (`started`); its result and state
+//!   writes are committed together (`done`). A crash leaves the step `started`: in doubt.
+//! - A check-out is never repeated blindly: a step in doubt is settled from what the target says
+//!   (`settle.rs`), and a vault account already checked out is never checked out again.
+//! - The disclosed password is sealed before it reaches the state; it is never logged or shown.
+
+use std::collections::BTreeMap;
+
+use anyhow::anyhow;
+use serde_json::json;
+
+use crate::clock::now_rfc3339;
+use crate::crypto::{self, Key};
+use crate::failpoint;
+use crate::model::{
+    AccountRef, Address, CheckoutSpec, OtpApiUserRemote, OtpUserName, ProfileId, Recorded,
+    RecordedCheckout, RecordedOtpApiUser, RecordedTeam, RemoteId, Request, TeamId,
+};
+use crate::plan::{Operation, Plan, Step};
+use crate::secret::Secret;
+use crate::state::{Binding, JournalStatus, StateStore, StateWrite, StepIntent};
+use crate::target::{CheckoutRequestStatus, Target, TargetError};
+
+mod settle;
+
+pub use settle::{Settled, settle_in_doubt};
+
+/// The associated data that binds a sealed OTP to its binding.
+pub fn binding_aad(name: &OtpUserName) -> String {
+    format!("otp_api_user.{name}/otp")
+}
+
+/// Why apply stopped.
+#[derive(Debug)]
+pub enum ApplyError {
+    /// The target refused or failed a step; earlier steps are applied and recorded.
+    Step {
+        index: usize,
+        subject: String,
+        error: Box<TargetError>,
+    },
+    /// A step in doubt could not be settled from what the target says.
+    InDoubt { subject: String, message: String },
+    /// Anything else (state IO, a bug).
+    Other(anyhow::Error),
+}
+
+impl std::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApplyError::Step {
+                index,
+                subject,
+                error,
+            } => write!(f, "step {} ({subject}) failed: {error}", index + 1),
+            ApplyError::InDoubt { subject, message } => {
+                write!(
+                    f,
+                    "{subject} is in doubt after an interrupted apply: {message}"
+                )
+            }
+            ApplyError::Other(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for ApplyError {}
+
+impl From<anyhow::Error> for ApplyError {
+    fn from(e: anyhow::Error) -> Self {
+        ApplyError::Other(e)
+    }
+}
+
+/// Observes the progress of a run (the CLI prints it).
+pub trait Progress {
+    fn step_started(&mut self, index: usize, total: usize, step: &Step);
+    fn step_finished(&mut self, index: usize, total: usize, step: &Step, outcome: &str);
+}
+
+/// A progress observer that ignores everything.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn step_started(&mut self, _: usize, _: usize, _: &Step) {}
+    fn step_finished(&mut self, _: usize, _: usize, _: &Step, _: &str) {}
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub run_id: String,
+    pub steps: usize,
+    pub target_calls: usize,
+}
+
+/// Everything a run needs.
+pub struct Apply<'a> {
+    pub target: &'a mut dyn Target,
+    pub state: &'a mut dyn StateStore,
+    /// Seals the credentials of bindings.
+    pub key: &'a Key,
+    pub recorded: &'a Recorded,
+    pub progress: &'a mut dyn Progress,
+}
+
+fn kind_of(step: &Step) -> &'static str {
+    match &step.operation {
+        Operation::Submit { request, .. } => match request {
+            Request::CreateOtpApiUser { .. } => "otp_api_user",
+            _ => "team",
+        },
+        Operation::Checkout { .. } => "checkout",
+        _ => "state",
+    }
+}
+
+fn operation_name(step: &Step) -> String {
+    match &step.operation {
+        Operation::Submit { request, .. } => request.kind().id().to_string(),
+        Operation::Checkout { .. } => "CHECKOUT".into(),
+        Operation::ImportTeam { .. } | Operation::ImportOtpApiUser { .. } => "IMPORT".into(),
+        Operation::RecordTeam { .. } => "RECORD".into(),
+        Operation::ForgetTeam { .. } => "FORGET".into(),
+    }
+}
+
+/// Runs every step of `plan`. The plan must not be refused (the caller checks).
+pub fn run(apply: Apply<'_>, plan: &Plan, run_id: &str) -> Result<ApplyReport, ApplyError> {
+    let Apply {
+        target,
+        state,
+        key,
+        recorded,
+        progress,
+    } = apply;
+    let mut report = ApplyReport {
+        run_id: run_id.to_string(),
+        ..Default::default()
+    };
+    let mut users: BTreeMap<OtpUserName, OtpApiUserRemote> = recorded
+        .otp_api_users
+        .iter()
+        .map(|(name, user)| (name.clone(), user.remote.clone()))
+        .collect();
+    let total = plan.steps.len();
+    for (index, step) in plan.steps.iter().enumerate() {
+        progress.step_started(index, total, step);
+        let kind = kind_of(step);
+        failpoint::hit(kind, "before-intent");
+        let detail = step_detail(step, &users);
+        let entry = state.begin_step(&StepIntent {
+            run_id: run_id.to_string(),
+            step: index,
+            subject: step.subject.clone(),
+            operation: operation_name(step),
+            detail,
+        })?;
+        failpoint::hit(kind, "after-intent");
+        let fail = |state: &mut dyn StateStore, error: TargetError| -> ApplyError {
+            let message = error.to_string();
+            if let Err(e) = state.finish_step(entry, JournalStatus::Failed, &[], Some(&message)) {
+                return ApplyError::Other(e.context(message));
+            }
+            ApplyError::Step {
+                index,
+                subject: step.subject.to_string(),
+                error: Box::new(error),
+            }
+        };
+        let writes = match &step.operation {
+            Operation::Submit {
+                request,
+                team_after,
+            } => {
+                let submitter = step
+                    .submitter
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("step {} has no submitter", index + 1))?;
+                report.target_calls += 1;
+                let submitted = match target.submit(submitter, request) {
+                    Ok(submitted) => submitted,
+                    Err(error) => return Err(fail(state, error)),
+                };
+                failpoint::hit(kind, "after-call");
+                if let Err(e) = state.note_remote_id(entry, &submitted.batch_id) {
+                    return Err(e.into());
+                }
+                submit_writes(
+                    step,
+                    request,
+                    team_after.as_ref(),
+                    submitter,
+                    submitted.created_otp_api_user,
+                    &mut users,
+                )?
+            }
+            Operation::Checkout {
+                otp_api_user,
+                spec,
+                vault_account,
+                ..
+            } => {
+                let vault = match vault_account
+                    .clone()
+                    .or_else(|| users.get(otp_api_user).map(|u| u.vault_account.clone()))
+                {
+                    Some(vault) => vault,
+                    None => {
+                        return Err(ApplyError::Other(anyhow!(
+                            "{}: the OTP API user {otp_api_user} is not recorded, so its vault account is unknown",
+                            step.subject
+                        )));
+                    }
+                };
+                let remote = users.get(otp_api_user).cloned().ok_or_else(|| {
+                    anyhow!(
+                        "{}: OTP API user {otp_api_user} is not recorded",
+                        step.subject
+                    )
+                })?;
+                let outcome = check_out_once(
+                    target,
+                    state,
+                    entry,
+                    &vault,
+                    spec,
+                    None,
+                    &mut report.target_calls,
+                );
+                let checked = match outcome {
+                    Ok(checked) => checked,
+                    Err(error) => return Err(fail(state, error)),
+                };
+                failpoint::hit(kind, "after-call");
+                bind_writes(key, otp_api_user, spec, &remote, checked)
+            }
+            Operation::ImportTeam {
+                team,
+                state: team_state,
+                requested_by,
+            }
+            | Operation::RecordTeam {
+                team,
+                state: team_state,
+                requested_by,
+            } => vec![StateWrite::PutTeam {
+                team: team.clone(),
+                record: RecordedTeam {
+                    state: team_state.clone(),
+                    requested_by: requested_by.clone(),
+                },
+            }],
+            Operation::ImportOtpApiUser {
+                name,
+                spec,
+                remote,
+                requested_by,
+            } => {
+                users.insert(name.clone(), remote.clone());
+                vec![StateWrite::PutOtpApiUser {
+                    name: name.clone(),
+                    record: RecordedOtpApiUser {
+                        spec: spec.clone(),
+                        remote: remote.clone(),
+                        requested_by: requested_by.clone(),
+                    },
+                }]
+            }
+            Operation::ForgetTeam { team } => vec![StateWrite::RemoveTeam { team: team.clone() }],
+        };
+        state.finish_step(entry, JournalStatus::Done, &writes, None)?;
+        failpoint::hit(kind, "after-result");
+        report.steps += 1;
+        progress.step_finished(index, total, step, "done");
+    }
+    Ok(report)
+}
+
+/// What a resumed run needs to settle a step (never secret).
+fn step_detail(step: &Step, users: &BTreeMap<OtpUserName, OtpApiUserRemote>) -> serde_json::Value {
+    match &step.operation {
+        Operation::Submit { request, .. } => match request {
+            Request::CreateOtpApiUser { spec } => json!({
+                "team": spec.team,
+                "description": spec.description,
+                "accounts": spec.accounts.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                "allowed_network": spec.allowed_network,
+                "requested_by": step.submitter,
+            }),
+            other => json!({ "team": other.team(), "requested_by": step.submitter }),
+        },
+        Operation::Checkout {
+            otp_api_user,
+            spec,
+            vault_account,
+            ..
+        } => {
+            let vault = vault_account
+                .clone()
+                .or_else(|| users.get(otp_api_user).map(|u| u.vault_account.clone()));
+            let guid = users.get(otp_api_user).map(|u| u.guid.clone());
+            json!({
+                "otp_api_user": otp_api_user,
+                "otp_guid": guid,
+                "vault_account": vault.map(|v| v.to_string()),
+                "requested_by": spec.requested_by,
+                "approved_by": spec.approved_by,
+            })
+        }
+        _ => json!({}),
+    }
+}
+
+fn submit_writes(
+    step: &Step,
+    request: &Request,
+    team_after: Option<&crate::model::TeamState>,
+    submitter: &ProfileId,
+    created: Option<OtpApiUserRemote>,
+    users: &mut BTreeMap<OtpUserName, OtpApiUserRemote>,
+) -> Result<Vec<StateWrite>, ApplyError> {
+    Ok(match request {
+        Request::TeamDelete { team } => vec![StateWrite::RemoveTeam { team: team.clone() }],
+        Request::TeamCreate { team, .. }
+        | Request::TeamUpdate { team, .. }
+        | Request::TeamMembers { team, .. } => {
+            let state = team_after
+                .cloned()
+                .ok_or_else(|| anyhow!("step for {} carries no resulting team", step.subject))?;
+            vec![StateWrite::PutTeam {
+                team: team.clone(),
+                record: RecordedTeam {
+                    state,
+                    requested_by: submitter.clone(),
+                },
+            }]
+        }
+        Request::CreateOtpApiUser { spec } => {
+            let Address::OtpApiUser(name) = &step.subject else {
+                return Err(anyhow!("step {} is not about an OTP API user", step.subject).into());
+            };
+            let remote = created.ok_or_else(|| {
+                anyhow!("the target created {} but returned no GUID", step.subject)
+            })?;
+            users.insert(name.clone(), remote.clone());
+            vec![StateWrite::PutOtpApiUser {
+                name: name.clone(),
+                record: RecordedOtpApiUser {
+                    spec: spec.clone(),
+                    remote,
+                    requested_by: submitter.clone(),
+                },
+            }]
+        }
+    })
+}
+
+/// A finished check-out, ready to bind.
+pub(crate) struct CheckedOutAccount {
+    pub request_id: RemoteId,
+    pub checkout_id: RemoteId,
+    pub password: Secret,
+}
+
+/// Requests (unless `existing` names a request already made), approves and checks out `vault`,
+/// committing the request ID as soon as the target assigns it.
+pub(crate) fn check_out_once(
+    target: &mut dyn Target,
+    state: &mut dyn StateStore,
+    entry: i64,
+    vault: &AccountRef,
+    spec: &CheckoutSpec,
+    existing: Option<RemoteId>,
+    calls: &mut usize,
+) -> Result<CheckedOutAccount, TargetError> {
+    let mut request = match existing {
+        Some(id) => {
+            *calls += 1;
+            target.checkout_request(&id)?
+        }
+        None => {
+            *calls += 1;
+            let request = target.request_checkout(&spec.requested_by, vault)?;
+            state
+                .note_remote_id(entry, &request.request_id)
+                .map_err(TargetError::Fault)?;
+            failpoint::hit("checkout", "after-request");
+            request
+        }
+    };
+    let mut approvers = spec.approved_by.iter();
+    while request.status == CheckoutRequestStatus::Pending {
+        let Some(approver) = approvers.next() else {
+            return Err(TargetError::Fault(anyhow!(
+                "check-out request {} of {vault} is still pending after every declared approval",
+                request.request_id
+            )));
+        };
+        *calls += 1;
+        request = target.approve_checkout(approver, &request.request_id)?;
+        failpoint::hit("checkout", "after-approve");
+    }
+    match request.status {
+        CheckoutRequestStatus::Approved => {
+            *calls += 1;
+            let checked = target.check_out(&spec.requested_by, &request.request_id)?;
+            Ok(CheckedOutAccount {
+                request_id: request.request_id,
+                checkout_id: checked.checkout_id,
+                password: checked.password,
+            })
+        }
+        CheckoutRequestStatus::CheckedOut => {
+            // Open already (a resumed step): read the same password again, no randomization.
+            let checkout_id = request.checkout_id.clone().ok_or_else(|| {
+                TargetError::Fault(anyhow!(
+                    "check-out request {} is checked out but has no check-out ID",
+                    request.request_id
+                ))
+            })?;
+            *calls += 1;
+            let password = target.retrieve_checkout_password(&spec.requested_by, &checkout_id)?;
+            Ok(CheckedOutAccount {
+                request_id: request.request_id,
+                checkout_id,
+                password,
+            })
+        }
+        CheckoutRequestStatus::Denied => Err(TargetError::Fault(anyhow!(
+            "check-out request {} of {vault} was denied",
+            request.request_id
+        ))),
+        CheckoutRequestStatus::Closed => Err(TargetError::Fault(anyhow!(
+            "check-out request {} of {vault} is closed; its password has been randomized since",
+            request.request_id
+        ))),
+        CheckoutRequestStatus::Pending => unreachable!("the loop above ends only when not pending"),
+    }
+}
+
+/// The state writes that record a check-out and bind its credential.
+pub(crate) fn bind_writes(
+    key: &Key,
+    name: &OtpUserName,
+    spec: &CheckoutSpec,
+    remote: &OtpApiUserRemote,
+    checked: CheckedOutAccount,
+) -> Vec<StateWrite> {
+    let bound_at = now_rfc3339();
+    let sealed_otp = crypto::seal(key, &binding_aad(name), &checked.password);
+    vec![
+        StateWrite::PutCheckout {
+            name: name.clone(),
+            record: RecordedCheckout {
+                spec: spec.clone(),
+                otp_guid: remote.guid.clone(),
+                request_id: checked.request_id,
+                checkout_id: checked.checkout_id.clone(),
+                bound_at: bound_at.clone(),
+            },
+        },
+        StateWrite::PutBinding(Binding {
+            otp_api_user: name.clone(),
+            caller: remote.caller.clone(),
+            sealed_otp,
+            otp_serial: 0,
+            checkout_id: checked.checkout_id,
+            bound_at,
+            handed_off_at: None,
+            login_started_at: None,
+        }),
+    ]
+}
+
+/// The teams a team request in doubt may have touched (for re-planning).
+pub fn team_of(detail: &serde_json::Value) -> Option<TeamId> {
+    detail.get("team")?.as_str().map(TeamId::new)
+}

@@ -1,0 +1,266 @@
+//! Settling steps left in doubt by a run that died between a step's intent and its result.
+//!
+//! Invariants: a check-out in doubt is finished from the target's own record of it (its request,
+//! and while it is open the same password read again); it is never requested a second time. An OTP
+//! API user creation in doubt is adopted when exactly one unrecorded match exists in the target and
+//! abandoned when none does. Anything else stops the run with a message that says what to check.
+
+use std::collections::BTreeSet;
+
+use anyhow::anyhow;
+
+use super::{ApplyError, bind_writes, check_out_once};
+use crate::crypto::Key;
+use crate::model::{
+    AccountRef, Address, CheckoutSpec, OtpApiUserSpec, OtpUserName, ProfileId, RecordedOtpApiUser,
+    RemoteId, Scope, TeamId,
+};
+use crate::state::{JournalEntry, JournalStatus, StateStore, StateWrite};
+use crate::target::{CheckoutRequestStatus, Target, TargetError};
+
+/// What settling one step in doubt found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settled {
+    pub subject: String,
+    pub operation: String,
+    pub status: JournalStatus,
+    pub message: String,
+}
+
+fn text<'a>(entry: &'a JournalEntry, key: &str) -> Option<&'a str> {
+    entry.detail.get(key)?.as_str()
+}
+
+fn in_doubt(entry: &JournalEntry, message: impl Into<String>) -> ApplyError {
+    ApplyError::InDoubt {
+        subject: entry.subject.clone(),
+        message: message.into(),
+    }
+}
+
+/// Settles every step left `started`, oldest first.
+pub fn settle_in_doubt(
+    target: &mut dyn Target,
+    state: &mut dyn StateStore,
+    key: &Key,
+) -> Result<Vec<Settled>, ApplyError> {
+    let mut settled = Vec::new();
+    for entry in state.in_doubt()? {
+        let (status, message, writes) = match entry.operation.as_str() {
+            "CREATE_PAMUTIL_API_USER" => settle_create(target, state, &entry)?,
+            "CHECKOUT" => settle_checkout(target, state, key, &entry)?,
+            _ => (
+                JournalStatus::Abandoned,
+                "interrupted; the plan compares it with the target again".to_string(),
+                Vec::new(),
+            ),
+        };
+        state.finish_step(entry.id, status, &writes, Some(&message))?;
+        settled.push(Settled {
+            subject: entry.subject.clone(),
+            operation: entry.operation.clone(),
+            status,
+            message,
+        });
+    }
+    Ok(settled)
+}
+
+type Outcome = (JournalStatus, String, Vec<StateWrite>);
+
+fn settle_create(
+    target: &mut dyn Target,
+    state: &mut dyn StateStore,
+    entry: &JournalEntry,
+) -> Result<Outcome, ApplyError> {
+    let Ok(Address::OtpApiUser(name)) = entry.subject.parse::<Address>() else {
+        return Err(in_doubt(entry, "the journal entry names no OTP API user"));
+    };
+    let (Some(team), Some(description), Some(requested_by)) = (
+        text(entry, "team"),
+        text(entry, "description"),
+        text(entry, "requested_by"),
+    ) else {
+        return Err(in_doubt(
+            entry,
+            "the journal entry lacks the request's details",
+        ));
+    };
+    let accounts: BTreeSet<AccountRef> = entry
+        .detail
+        .get("accounts")
+        .and_then(|a| a.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    let team = TeamId::new(team);
+    let recorded = state.load()?;
+    let known: BTreeSet<&RemoteId> = recorded
+        .otp_api_users
+        .values()
+        .map(|u| &u.remote.guid)
+        .collect();
+    let observed = target
+        .observe(&Scope {
+            teams: [team.clone()].into(),
+            ..Scope::default()
+        })
+        .map_err(|e| in_doubt(entry, format!("cannot ask the target: {e}")))?;
+    let matches: Vec<_> = observed
+        .otp_api_users
+        .values()
+        .filter(|o| {
+            !known.contains(&o.remote.guid)
+                && o.spec.team == team
+                && o.spec.description == description
+                && o.spec.accounts == accounts
+        })
+        .collect();
+    match matches.as_slice() {
+        [] => Ok((
+            JournalStatus::Abandoned,
+            "the target has no such OTP API user: the request never went through".into(),
+            Vec::new(),
+        )),
+        [found] => Ok((
+            JournalStatus::Settled,
+            format!(
+                "the target created it as PAM_UTIL_{}; recorded",
+                found.remote.guid
+            ),
+            vec![StateWrite::PutOtpApiUser {
+                name,
+                record: RecordedOtpApiUser {
+                    spec: OtpApiUserSpec {
+                        team: found.spec.team.clone(),
+                        description: found.spec.description.clone(),
+                        accounts: found.spec.accounts.clone(),
+                        allowed_network: found.spec.allowed_network.clone(),
+                    },
+                    remote: found.remote.clone(),
+                    requested_by: ProfileId::new(requested_by),
+                },
+            }],
+        )),
+        several => Err(in_doubt(
+            entry,
+            format!(
+                "{} unrecorded OTP API users in team {team} match it ({}); adopt the right one with an [[import]] block",
+                several.len(),
+                several
+                    .iter()
+                    .map(|o| format!("PAM_UTIL_{}", o.remote.guid))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+fn settle_checkout(
+    target: &mut dyn Target,
+    state: &mut dyn StateStore,
+    key: &Key,
+    entry: &JournalEntry,
+) -> Result<Outcome, ApplyError> {
+    let (Some(name), Some(vault), Some(requested_by)) = (
+        text(entry, "otp_api_user"),
+        text(entry, "vault_account"),
+        text(entry, "requested_by"),
+    ) else {
+        return Err(in_doubt(
+            entry,
+            "the journal entry lacks the check-out's details",
+        ));
+    };
+    let name = OtpUserName::new(name);
+    let vault: AccountRef = vault.parse().map_err(|e: String| in_doubt(entry, e))?;
+    let spec = CheckoutSpec {
+        requested_by: ProfileId::new(requested_by),
+        approved_by: entry
+            .detail
+            .get("approved_by")
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(ProfileId::new))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let recorded = state.load()?;
+    let Some(user) = recorded.otp_api_users.get(&name) else {
+        return Err(in_doubt(
+            entry,
+            format!(
+                "OTP API user {name} is not recorded; check the target's check-outs of {vault} by hand"
+            ),
+        ));
+    };
+    let remote = user.remote.clone();
+    let request_id = match &entry.remote_id {
+        Some(id) => Some(RemoteId::new(id.clone())),
+        None => {
+            // The request may have reached the target before the crash: look for it.
+            let requests = target
+                .checkout_requests_for(&vault)
+                .map_err(|e| in_doubt(entry, format!("cannot ask the target: {e}")))?;
+            requests
+                .into_iter()
+                .rfind(|r| {
+                    r.requester == spec.requested_by && r.status != CheckoutRequestStatus::Denied
+                })
+                .map(|r| r.request_id)
+        }
+    };
+    let Some(request_id) = request_id else {
+        return Ok((
+            JournalStatus::Abandoned,
+            "the target has no check-out request for it: the request never went through".into(),
+            Vec::new(),
+        ));
+    };
+    let mut calls = 0;
+    match check_out_once(
+        target,
+        state,
+        entry.id,
+        &vault,
+        &spec,
+        Some(request_id.clone()),
+        &mut calls,
+    ) {
+        Ok(checked) => Ok((
+            JournalStatus::Settled,
+            format!(
+                "finished from check-out request {request_id} (check-out {}); bound",
+                checked.checkout_id
+            ),
+            bind_writes(key, &name, &spec, &remote, checked),
+        )),
+        Err(TargetError::Refused(v)) => Err(in_doubt(
+            entry,
+            format!(
+                "the target refuses to finish check-out request {request_id}: {}; check it in the product",
+                TargetError::Refused(v)
+            ),
+        )),
+        Err(e) => {
+            let closed = matches!(
+                target.checkout_request(&request_id).map(|r| r.status),
+                Ok(CheckoutRequestStatus::Closed)
+            );
+            if closed {
+                Err(in_doubt(
+                    entry,
+                    format!(
+                        "check-out request {request_id} of {vault} was checked out and is closed now, so its password was randomized and cannot be recovered; declare a new OTP API user for this binding"
+                    ),
+                ))
+            } else {
+                Err(ApplyError::Other(anyhow!(
+                    "cannot settle the check-out of {vault} (request {request_id}): {e}"
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! `pamform apply [DIR]`: settle any step in doubt, plan, confirm, and run the steps in order under
+//! the state lock.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{DirArg, Exit, Printer, may_prompt};
+use crate::apply::{self, Apply, ApplyError, Progress};
+use crate::clock::now_rfc3339;
+use crate::keys;
+use crate::output;
+use crate::plan::{PlanOptions, Step};
+use crate::state::lock::{LockError, StateLock, who_and_host};
+use crate::state::{AuditEntry, StateStore};
+use crate::workspace::{self, Workspace};
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// The key file that encrypts credentials in the state (default: `<state>.key`; the
+    /// PAMFORM_STATE_KEY environment variable takes precedence).
+    #[arg(long, value_name = "PATH")]
+    pub state_key_file: Option<PathBuf>,
+    /// How long to wait for the state lock, e.g. 0, 30s, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+/// Parses `0`, `15s`, `2m`, `500ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. 0, 30s, 2m)"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{text:?} is not a duration (units: ms, s, m)")),
+    }
+}
+
+struct StepPrinter<'a> {
+    printer: &'a Printer,
+}
+
+impl Progress for StepPrinter<'_> {
+    fn step_started(&mut self, index: usize, total: usize, step: &Step) {
+        self.printer.status(format!(
+            "[{}/{total}] {}...",
+            index + 1,
+            output::text::step_heading(step)
+        ));
+    }
+
+    fn step_finished(&mut self, _index: usize, _total: usize, _step: &Step, _outcome: &str) {}
+}
+
+fn confirm(printer: &Printer) -> anyhow::Result<bool> {
+    let mut stderr = std::io::stderr();
+    write!(
+        stderr,
+        "\nDo you want to perform these steps?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    )?;
+    stderr.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() == "yes" {
+        Ok(true)
+    } else {
+        printer.status("Apply cancelled; nothing was changed.");
+        Ok(false)
+    }
+}
+
+fn resolve_key(
+    args: &ApplyArgs,
+    state_path: &std::path::Path,
+    printer: &Printer,
+) -> anyhow::Result<crate::crypto::Key> {
+    let resolved = keys::state_key(state_path, args.state_key_file.as_deref(), true)?;
+    if let Some(path) = &resolved.created {
+        printer.status(format!(
+            "Created a new state key at {} (0600); keep it with the state: without it the bound credentials cannot be read.",
+            path.display()
+        ));
+    }
+    Ok(resolved.key)
+}
+
+pub fn run(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Exit> {
+    let workspace = match Workspace::load(&args.dir.dir) {
+        Ok(w) => w,
+        Err(error) => {
+            return Ok(printer.manifest_error(&error));
+        }
+    };
+    let state_path = workspace.state_path().to_path_buf();
+    let _lock = match StateLock::acquire(&state_path, "apply", args.lock_timeout) {
+        Ok(lock) => {
+            if let Some(previous) = &lock.previous {
+                printer.warn(format!(
+                    "the previous lock holder is gone ({previous}); lock taken over"
+                ));
+            }
+            lock
+        }
+        Err(e @ LockError::Held { .. }) => {
+            printer.error(format!(
+                "{e}\n  another pamform is writing this state; wait for it, or retry with --lock-timeout"
+            ));
+            return Ok(Exit::Error);
+        }
+        Err(LockError::Io(e)) => return Err(e),
+    };
+    let mut target = workspace.open_target()?;
+    let mut state = workspace.open_state()?;
+    let mut key = None;
+    if !state.in_doubt()?.is_empty() {
+        key = Some(resolve_key(args, &state_path, printer)?);
+    }
+    let settled = match &key {
+        Some(key) => apply::settle_in_doubt(target.as_mut(), &mut state, key),
+        None => Ok(Vec::new()),
+    };
+    match settled {
+        Ok(settled) => {
+            for s in settled {
+                printer.warn(format!(
+                    "{} ({}) was interrupted by an earlier apply: {} ({})",
+                    s.subject, s.operation, s.message, s.status
+                ));
+            }
+        }
+        Err(ApplyError::InDoubt { subject, message }) => {
+            printer.error(format!(
+                "{subject} is in doubt after an interrupted apply and cannot be settled: {message}"
+            ));
+            return Ok(Exit::InDoubt);
+        }
+        Err(e) => return Err(anyhow::anyhow!("{e}")),
+    }
+
+    let planned = workspace::plan_with(
+        &workspace,
+        target.as_mut(),
+        Some(&mut state),
+        PlanOptions::default(),
+    )?;
+    let plan = &planned.plan;
+    output::text::write_plan(&mut std::io::stdout().lock(), plan, &printer.stdout_styles)?;
+    if plan.is_refused() {
+        printer.error(format!(
+            "the plan is refused ({} reason(s) above); nothing was changed",
+            plan.refusals.len()
+        ));
+        return Ok(Exit::Refused);
+    }
+    if !plan.has_changes() {
+        return Ok(Exit::Success);
+    }
+    if !args.auto_approve {
+        if !may_prompt() {
+            printer.error(
+                "apply needs approval, and cannot ask for it (stdin is not a terminal, or CI is set); pass --auto-approve",
+            );
+            return Ok(Exit::Error);
+        }
+        if !confirm(printer)? {
+            return Ok(Exit::Error);
+        }
+    }
+
+    let key = match key {
+        Some(key) => key,
+        None => resolve_key(args, &state_path, printer)?,
+    };
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let mut progress = StepPrinter { printer };
+    let result = apply::run(
+        Apply {
+            target: target.as_mut(),
+            state: &mut state,
+            key: &key,
+            recorded: &planned.recorded,
+            progress: &mut progress,
+        },
+        plan,
+        &run_id,
+    );
+    let (who, host) = who_and_host();
+    let summary = plan.summary;
+    let outcome = match &result {
+        Ok(report) => format!(
+            "applied {} step(s): {} imported, {} added, {} changed, {} destroyed",
+            report.steps, summary.import, summary.add, summary.change, summary.destroy
+        ),
+        Err(e) => format!("failed: {e}"),
+    };
+    state.record_audit(&AuditEntry {
+        at: now_rfc3339(),
+        actor: who,
+        host,
+        command: format!("apply {}", args.dir.dir.display()),
+        run_id: Some(run_id.clone()),
+        summary: outcome,
+    })?;
+    match result {
+        Ok(_) => {
+            printer.status(format!(
+                "\nApply complete: {} imported, {} added, {} changed, {} destroyed.",
+                summary.import, summary.add, summary.change, summary.destroy
+            ));
+            Ok(Exit::Success)
+        }
+        Err(ApplyError::InDoubt { subject, message }) => {
+            printer.error(format!("{subject} is in doubt: {message}"));
+            Ok(Exit::InDoubt)
+        }
+        Err(e) => {
+            printer.error(format!(
+                "{e}\n  the steps before it are applied and recorded; fix the cause and run apply again"
+            ));
+            Ok(Exit::Error)
+        }
+    }
+}

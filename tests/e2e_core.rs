@@ -1,0 +1,234 @@
+//! End to end: the real binary against the embedded target, on a copy of the bundled example.
+//! Each test snapshots the whole result (exit code, stdout, stderr).
+
+mod common;
+
+use common::Sandbox;
+use insta::assert_snapshot;
+
+fn applied() -> Sandbox {
+    let sandbox = Sandbox::example("corporate-ad");
+    sandbox.run(&["apply", "--auto-approve"]).expect(0);
+    sandbox
+}
+
+#[test]
+fn plan_the_example() {
+    let sandbox = Sandbox::example("corporate-ad");
+    assert_snapshot!(sandbox.run(&["plan"]).expect(0).to_string());
+}
+
+#[test]
+fn apply_the_example_then_nothing_changes() {
+    let sandbox = Sandbox::example("corporate-ad");
+    assert_snapshot!(
+        "first_apply",
+        sandbox
+            .run(&["apply", "--auto-approve"])
+            .expect(0)
+            .to_string()
+    );
+    assert_snapshot!(
+        "plan_after_apply",
+        sandbox.run(&["plan"]).expect(0).to_string()
+    );
+    assert_snapshot!(
+        "second_apply",
+        sandbox
+            .run(&["apply", "--auto-approve"])
+            .expect(0)
+            .to_string()
+    );
+    sandbox.run(&["plan", "--detailed-exitcode"]).expect(0);
+    assert_snapshot!(
+        "state_list",
+        sandbox.run(&["state", "list"]).expect(0).to_string()
+    );
+    let log = sandbox.run(&["target", "log", "--json"]).expect(0);
+    let checkouts = log.stdout.matches("\"CHECKOUT\"").count();
+    assert_eq!(
+        checkouts, 1,
+        "exactly one check-out in the target's log:\n{log}"
+    );
+}
+
+#[test]
+fn detailed_exitcode_reports_changes() {
+    let sandbox = Sandbox::example("corporate-ad");
+    let run = sandbox.run(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        run.stdout
+            .contains("Plan: 1 to import, 9 to add, 0 to change, 0 to destroy.")
+    );
+}
+
+#[test]
+fn drift_shows_in_plan_and_apply_repairs_it() {
+    let sandbox = applied();
+    sandbox
+        .run(&[
+            "target",
+            "team-members",
+            "--as",
+            "alice",
+            "--team",
+            "CORP-AD",
+            "--group",
+            "Approvers",
+            "--members",
+            "dave",
+        ])
+        .expect(0);
+    assert_snapshot!("drift_plan", sandbox.run(&["plan"]).expect(0).to_string());
+    assert_snapshot!(
+        "drift_apply",
+        sandbox
+            .run(&["apply", "--auto-approve"])
+            .expect(0)
+            .to_string()
+    );
+    assert_snapshot!(
+        "drift_repaired",
+        sandbox.run(&["plan"]).expect(0).to_string()
+    );
+}
+
+#[test]
+fn unauthorized_submitter_is_refused_at_plan_time() {
+    let sandbox = Sandbox::example("corporate-ad");
+    // bob is not a trustee of CORP-AD, so he may not submit its TEAM-UPDATE.
+    sandbox.edit(
+        "teams.toml",
+        "requested_by = \"alice\"",
+        "requested_by = \"bob\"",
+    );
+    assert_snapshot!(sandbox.run(&["plan"]).expect(3).to_string());
+    let apply = sandbox.run(&["apply", "--auto-approve"]).expect(3);
+    assert!(apply.stderr.contains("nothing was changed"), "{apply}");
+    let log = sandbox.run(&["target", "log", "--json"]).expect(0);
+    assert!(
+        !log.stdout.contains("TEAM-UPDATE"),
+        "no request reached the target:\n{log}"
+    );
+}
+
+#[test]
+fn otp_user_requested_by_a_non_otp_trustee_is_refused() {
+    let sandbox = Sandbox::example("corporate-ad");
+    // dave is a member of no group: he cannot see CREATE_PAMUTIL_API_USER.
+    sandbox.edit(
+        "otp.toml",
+        "requested_by = \"bob\"",
+        "requested_by = \"dave\"",
+    );
+    let run = sandbox.run(&["plan"]).expect(3);
+    assert_snapshot!(run.to_string());
+}
+
+#[test]
+fn removing_the_last_trustee_is_refused() {
+    let sandbox = Sandbox::example("corporate-ad");
+    sandbox.edit(
+        "teams.toml",
+        "privileges = [\"Team_Trustees\", \"Requesters\"]\n  members = [\"alice\"]",
+        "privileges = [\"Team_Trustees\", \"Requesters\"]\n  members = []",
+    );
+    assert_snapshot!(
+        "last_trustee_plan",
+        sandbox.run(&["plan"]).expect(3).to_string()
+    );
+}
+
+#[test]
+fn the_target_refuses_removing_the_last_trustee_out_of_band() {
+    let sandbox = applied();
+    let run = sandbox
+        .run(&[
+            "target",
+            "team-members",
+            "--as",
+            "alice",
+            "--team",
+            "CORP-AD",
+            "--group",
+            "Trustees",
+            "--members",
+            "",
+        ])
+        .expect(3);
+    assert_snapshot!(run.to_string());
+}
+
+#[test]
+fn removed_group_is_deleted_by_team_update() {
+    let sandbox = applied();
+    sandbox.edit(
+        "teams.toml",
+        "  [[team.group]]\n  name = \"Approvers\"\n  privileges = [\"Approvers\"]\n  members = [\"carol\"]\n",
+        "",
+    );
+    assert_snapshot!(sandbox.run(&["plan"]).expect(0).to_string());
+    sandbox.run(&["apply", "--auto-approve"]).expect(0);
+    sandbox.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn apply_without_approval_in_ci_names_the_flag() {
+    let sandbox = Sandbox::example("corporate-ad");
+    assert_snapshot!(sandbox.run(&["apply"]).expect(1).to_string());
+}
+
+#[test]
+fn json_plan_has_the_documented_fields() {
+    let sandbox = Sandbox::example("corporate-ad");
+    let run = sandbox.run(&["plan", "--json"]).expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["format_version"], "1.0");
+    assert_eq!(doc["summary"]["add"], 9);
+    assert_eq!(doc["summary"]["change"], 0);
+    assert_eq!(doc["summary"]["destroy"], 0);
+    let changes = doc["changes"].as_array().unwrap();
+    let find = |address: &str| {
+        changes
+            .iter()
+            .find(|c| c["address"] == address)
+            .unwrap_or_else(|| panic!("{address} missing"))
+    };
+    let team = find("team.CORP-AD");
+    assert_eq!(team["action"], "import");
+    let member = find("member.CORP-AD/OTP API Trustee/bob");
+    assert_eq!(member["action"], "create");
+    assert_eq!(member["request"], "TEAM-UPDATE");
+    assert_eq!(member["requested_by"], "alice");
+    assert!(member["before"].is_null());
+    let alice = find("member.CORP-AD/Trustees/alice");
+    assert_eq!(alice["action"], "no-op");
+    let user = find("otp_api_user.billing-batch");
+    assert_eq!(user["request"], "CREATE_PAMUTIL_API_USER");
+    assert_eq!(user["after"]["accounts"][0], "CORP-DC/svc_billing");
+    assert!(doc["drift"].as_array().unwrap().is_empty());
+    assert_snapshot!(common::redact(&run.stdout));
+}
+
+#[test]
+fn state_show_prints_one_address() {
+    let sandbox = applied();
+    assert_snapshot!(
+        sandbox
+            .run(&["state", "show", "otp_api_user.billing-batch"])
+            .expect(0)
+            .to_string()
+    );
+    sandbox.run(&["state", "show", "team.NOPE"]).expect(1);
+    sandbox.run(&["state", "show", "nonsense"]).expect(1);
+}
+
+#[test]
+fn a_state_from_a_newer_pamform_is_refused() {
+    let sandbox = applied();
+    let conn = rusqlite::Connection::open(sandbox.path(".pamform/state.db")).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let run = sandbox.run(&["plan"]).expect(1);
+    assert!(run.stderr.contains("newer pamform"), "{run}");
+}
