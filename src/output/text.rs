@@ -177,6 +177,9 @@ pub fn write_plan(out: &mut dyn Write, plan: &Plan, styles: &Styles) -> io::Resu
                 out,
                 "No changes. The target and the state match the manifest."
             )?;
+            if !plan.notes.is_empty() {
+                writeln!(out)?;
+            }
         }
     } else {
         writeln!(
