@@ -6,9 +6,11 @@
 //! `model` (and `secret`, `crypto`).
 
 pub mod apply;
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod crypto;
+pub mod export;
 pub mod failpoint;
 pub mod fsutil;
 pub mod keys;
@@ -17,6 +19,7 @@ pub mod model;
 pub mod output;
 pub mod pamutil;
 pub mod plan;
+pub mod saved_plan;
 pub mod secret;
 pub mod state;
 pub mod target;

@@ -94,9 +94,19 @@ pub fn check_plain_id(value: &str) -> Result<(), String> {
 
 /// Checks a team ID: letters, digits, `-`, `_`, 1 to 64 characters.
 pub fn check_team_id(value: &str) -> Result<(), String> {
-    check_plain_id(value)?;
-    if value.contains('.') {
-        return Err("contains '.'; only letters, digits, '-' and '_' are allowed".into());
+    if value.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if value.chars().count() > 64 {
+        return Err("must be at most 64 characters".into());
+    }
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
+    {
+        return Err(format!(
+            "contains {bad:?}; only letters, digits, '-' and '_' are allowed"
+        ));
     }
     Ok(())
 }
@@ -160,6 +170,11 @@ impl Privilege {
         Privilege::OtpTrustees,
         Privilege::SubscriberTrustees,
     ];
+
+    /// The position in [`Privilege::ALL`] (0 to 10): the declaration order.
+    pub fn index(self) -> usize {
+        self as usize
+    }
 
     /// The product's exact spelling.
     pub fn token(self) -> &'static str {
@@ -346,21 +361,21 @@ impl<'de> Deserialize<'de> for Address {
 }
 
 /// A group: its privileges and its member profiles.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct GroupState {
     pub privileges: BTreeSet<Privilege>,
     pub members: BTreeSet<ProfileId>,
 }
 
 /// A team as the product holds it: description and groups.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct TeamState {
     pub description: String,
     pub groups: BTreeMap<GroupName, GroupState>,
 }
 
 /// The attributes of an OTP API user that a manifest declares.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct OtpApiUserSpec {
     pub team: TeamId,
     pub description: String,
@@ -372,7 +387,7 @@ pub struct OtpApiUserSpec {
 pub const DEFAULT_ALLOWED_NETWORK: &str = "127.0.0.1/32";
 
 /// What the target assigned when it created an OTP API user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct OtpApiUserRemote {
     /// The GUID in `PAM_UTIL_<guid>`.
     pub guid: RemoteId,
@@ -546,7 +561,7 @@ pub struct Recorded {
 // ---------------------------------------------------------------------------------------------
 
 /// The target's check-out policy for OTP vault accounts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct Policy {
     /// Approvals a check-out request needs (0: none).
     pub min_authorizers: u32,
@@ -566,20 +581,20 @@ impl Default for Policy {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct ObservedProfile {
     /// Member of `PAM_TEAM_ADMINS`: may create and delete teams.
     pub team_admin: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct ObservedTeam {
     pub state: TeamState,
     /// Managed systems and accounts the team holds (a team holding any cannot be deleted).
     pub holdings: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct ObservedAccount {
     pub guid: RemoteId,
     /// The team the account is onboarded to, if any.
@@ -589,14 +604,14 @@ pub struct ObservedAccount {
 }
 
 /// The state of an open check-out.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct OpenCheckout {
     pub checkout_id: RemoteId,
     pub request_id: RemoteId,
     pub holder: ProfileId,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct ObservedOtpApiUser {
     pub spec: OtpApiUserSpec,
     pub remote: OtpApiUserRemote,
@@ -617,7 +632,7 @@ pub struct Scope {
 
 /// The target's view of everything in a [`Scope`]. Absent keys do not exist in the target.
 /// `otp_api_users` holds every OTP API user of the scoped teams plus those named by GUID.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Observed {
     pub policy: Policy,
     pub teams: BTreeMap<TeamId, ObservedTeam>,

@@ -561,3 +561,71 @@ fn files_are_private_whatever_the_umask() {
         );
     }
 }
+
+/// T2: kill -9 at random times during apply (seeded, the seed is printed on failure), then
+/// resume: the state always opens and passes quick_check, and the invariants of T1 hold.
+#[test]
+fn killed_at_random_times_apply_still_converges() {
+    let seed: u64 = std::env::var("PAMFORM_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_0001);
+    let mut rng = seed;
+    let mut next = move || {
+        // xorshift64*: deterministic from the seed, good enough to spread kill times.
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    for run in 0..12 {
+        let sandbox = Sandbox::example("corporate-ad");
+        let delay = std::time::Duration::from_micros(next() % 60_000);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pamform"))
+            .args(["apply", "--auto-approve"])
+            .current_dir(&sandbox.root)
+            .env("CI", "true")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        let context = format!("seed {seed:#x}, run {run}, killed after {delay:?}");
+        let resumed = sandbox.run(&["apply", "--auto-approve"]);
+        assert_eq!(resumed.code, 0, "{context}\n{resumed}");
+        sandbox.run(&["plan", "--detailed-exitcode"]).expect(0);
+        assert_eq!(vault_checkouts(&sandbox), 1, "{context}");
+        assert_eq!(otp_api_users_in_target(&sandbox), 1, "{context}");
+        get(&sandbox).expect(0);
+        let conn = rusqlite::Connection::open(sandbox.path(".pamform/state.db")).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "{context}");
+    }
+}
+
+/// A state file replaced by another one (here: the state of another deployment of the same
+/// manifest) never leads to a duplicate OTP API user or a second check-out.
+#[test]
+fn a_replaced_state_file_never_leads_to_a_duplicate() {
+    let sandbox = applied();
+    let other = applied();
+    for file in ["state.db", "state.db.key"] {
+        std::fs::copy(
+            other.path(&format!(".pamform/{file}")),
+            sandbox.path(&format!(".pamform/{file}")),
+        )
+        .unwrap();
+    }
+    let plan = sandbox.run(&["plan"]).expect(3);
+    assert!(
+        plan.stdout.contains("does not record it as billing-batch"),
+        "{plan}"
+    );
+    sandbox.run(&["apply", "--auto-approve"]).expect(3);
+    assert_eq!(vault_checkouts(&sandbox), 1);
+    assert_eq!(otp_api_users_in_target(&sandbox), 1);
+}

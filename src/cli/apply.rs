@@ -13,12 +13,15 @@ use crate::clock::now_rfc3339;
 use crate::keys;
 use crate::output;
 use crate::plan::{PlanOptions, Step};
+use crate::saved_plan::SavedPlan;
 use crate::state::lock::{LockError, StateLock, who_and_host};
 use crate::state::{AuditEntry, StateStore};
 use crate::workspace::{self, Workspace};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// The manifest directory, or a plan file written by `pamform plan --out` (applied exactly,
+    /// without a prompt, and refused if the state, the target or the manifest moved since).
     #[command(flatten)]
     pub dir: DirArg,
     /// Apply without asking for confirmation.
@@ -100,6 +103,9 @@ fn resolve_key(
 }
 
 pub fn run(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Exit> {
+    if args.dir.dir.is_file() {
+        return run_saved(args, printer);
+    }
     let workspace = match Workspace::load(&args.dir.dir) {
         Ok(w) => w,
         Err(error) => {
@@ -107,22 +113,9 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Exit> {
         }
     };
     let state_path = workspace.state_path().to_path_buf();
-    let _lock = match StateLock::acquire(&state_path, "apply", args.lock_timeout) {
-        Ok(lock) => {
-            if let Some(previous) = &lock.previous {
-                printer.warn(format!(
-                    "the previous lock holder is gone ({previous}); lock taken over"
-                ));
-            }
-            lock
-        }
-        Err(e @ LockError::Held { .. }) => {
-            printer.error(format!(
-                "{e}\n  another pamform is writing this state; wait for it, or retry with --lock-timeout"
-            ));
-            return Ok(Exit::Error);
-        }
-        Err(LockError::Io(e)) => return Err(e),
+    let _lock = match lock_state(&state_path, args, printer)? {
+        Ok(lock) => lock,
+        Err(exit) => return Ok(exit),
     };
     let mut target = workspace.open_target()?;
     let mut state = workspace.open_state()?;
@@ -186,14 +179,60 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Exit> {
         Some(key) => key,
         None => resolve_key(args, &state_path, printer)?,
     };
+    execute(
+        target.as_mut(),
+        &mut state,
+        &key,
+        &planned.recorded,
+        plan,
+        &format!("apply {}", args.dir.dir.display()),
+        printer,
+    )
+}
+
+/// Takes the state lock, or says who holds it.
+fn lock_state(
+    state_path: &std::path::Path,
+    args: &ApplyArgs,
+    printer: &Printer,
+) -> anyhow::Result<Result<StateLock, Exit>> {
+    match StateLock::acquire(state_path, "apply", args.lock_timeout) {
+        Ok(lock) => {
+            if let Some(previous) = &lock.previous {
+                printer.warn(format!(
+                    "the previous lock holder is gone ({previous}); lock taken over"
+                ));
+            }
+            Ok(Ok(lock))
+        }
+        Err(e @ LockError::Held { .. }) => {
+            printer.error(format!(
+                "{e}\n  another pamform is writing this state; wait for it, or retry with --lock-timeout"
+            ));
+            Ok(Err(Exit::Error))
+        }
+        Err(LockError::Io(e)) => Err(e),
+    }
+}
+
+/// Runs the steps of a plan, records the audit entry and prints the summary.
+fn execute(
+    target: &mut dyn crate::target::Target,
+    state: &mut crate::state::SqliteState,
+    key: &crate::crypto::Key,
+    recorded: &crate::model::Recorded,
+    plan: &crate::plan::Plan,
+    command: &str,
+    printer: &Printer,
+) -> anyhow::Result<Exit> {
     let run_id = uuid::Uuid::new_v4().to_string();
     let mut progress = StepPrinter { printer };
     let result = apply::run(
         Apply {
-            target: target.as_mut(),
-            state: &mut state,
-            key: &key,
-            recorded: &planned.recorded,
+            target,
+            state,
+            key,
+            recorded,
             progress: &mut progress,
         },
         plan,
@@ -212,7 +251,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Exit> {
         at: now_rfc3339(),
         actor: who,
         host,
-        command: format!("apply {}", args.dir.dir.display()),
+        command: command.to_string(),
         run_id: Some(run_id.clone()),
         summary: outcome,
     })?;
@@ -235,4 +274,79 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Exit> {
             Ok(Exit::Error)
         }
     }
+}
+
+/// `apply FILE`: applies exactly a saved plan, or refuses when anything it was made from moved.
+fn run_saved(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Exit> {
+    let file = &args.dir.dir;
+    let saved = SavedPlan::read(file)?;
+    let workspace = match Workspace::load(&saved.manifest_dir) {
+        Ok(w) => w,
+        Err(error) => return Ok(printer.manifest_error(&error)),
+    };
+    let state_path = workspace.state_path().to_path_buf();
+    let _lock = match lock_state(&state_path, args, printer)? {
+        Ok(lock) => lock,
+        Err(exit) => return Ok(exit),
+    };
+    let stale = |printer: &Printer, why: &dyn std::fmt::Display| {
+        printer.error(format!(
+            "the saved plan {} is stale: {why}; nothing was changed. Run `pamform plan --out` again and review it",
+            file.display()
+        ));
+        Ok(Exit::Error)
+    };
+    let mut existing = workspace.open_state_if_exists()?;
+    let identity = match existing.as_mut() {
+        Some(state) => Some(state.identity()?),
+        None => None,
+    };
+    if let Err(why) = saved.check_local(&workspace.manifest.digest, identity.as_ref()) {
+        return stale(printer, &why);
+    }
+    if let Some(state) = existing.as_mut()
+        && !state.in_doubt()?.is_empty()
+    {
+        return stale(
+            printer,
+            &"an interrupted apply left steps in doubt (run `pamform apply` without a plan file to settle them)",
+        );
+    }
+    if saved.plan.is_refused() {
+        printer.error("the saved plan is refused (see `pamform show`); nothing was changed");
+        return Ok(Exit::Refused);
+    }
+    let mut target = workspace.open_target()?;
+    let recorded = match existing.as_mut() {
+        Some(state) => state.load()?,
+        None => Default::default(),
+    };
+    let scope = crate::plan::scope(&workspace.manifest.desired, &recorded);
+    let observed = target
+        .observe(&scope)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", target.describe()))?;
+    if let Err(why) = saved.check_target(&observed) {
+        return stale(printer, &why);
+    }
+    printer.status(format!(
+        "Applying saved plan {} (sha256:{}).",
+        file.display(),
+        saved.hash()
+    ));
+    if !saved.plan.has_changes() {
+        printer.status("No changes.");
+        return Ok(Exit::Success);
+    }
+    drop(existing);
+    let mut state = workspace.open_state()?;
+    let key = resolve_key(args, &state_path, printer)?;
+    execute(
+        target.as_mut(),
+        &mut state,
+        &key,
+        &recorded,
+        &saved.plan,
+        &format!("apply {}", file.display()),
+        printer,
+    )
 }

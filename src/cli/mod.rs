@@ -14,11 +14,15 @@ use crate::manifest::ManifestError;
 use crate::output::Styles;
 
 mod apply;
+mod bench;
+mod export;
 mod pamutil;
 mod plan;
 mod schema;
+mod show;
 mod state;
 mod target;
+mod unlock;
 mod validate;
 
 /// Exit codes. Documented in `--help` and the README.
@@ -80,10 +84,17 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Show what apply would change, and refuse what the target would refuse.
     Plan(plan::PlanArgs),
-    /// Plan, confirm, and make the changes in order through the target.
+    /// Plan, confirm, and make the changes in order through the target; or apply a saved plan
+    /// file (`plan --out`) exactly.
     Apply(apply::ApplyArgs),
+    /// Render a saved plan file.
+    Show(show::ShowArgs),
+    /// Write the planned requests as the product's request batch CSVs, with the manual steps.
+    Export(export::ExportArgs),
     /// Look credentials up against the state, rotating one-time passwords safely.
     Pamutil(pamutil::PamutilArgs),
+    /// Clear the record of a state lock whose holder is gone.
+    ForceUnlock(unlock::ForceUnlockArgs),
     /// Inspect the state file.
     #[command(subcommand)]
     State(state::StateCommand),
@@ -92,6 +103,9 @@ pub enum Command {
     Target(target::TargetArgs),
     /// Print the JSON Schema of manifest files.
     Schema,
+    /// The scale benchmark's generator and floor (see bench/run).
+    #[command(hide = true)]
+    Bench(bench::BenchArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -226,9 +240,13 @@ pub fn main() -> u8 {
         Command::Validate(args) => validate::run(&args, &printer),
         Command::Plan(args) => plan::run(&args, &printer),
         Command::Apply(args) => apply::run(&args, &printer),
+        Command::Show(args) => show::run(&args, &printer),
+        Command::Export(args) => export::run(&args, &printer),
         Command::State(command) => state::run(&command, &printer),
+        Command::ForceUnlock(args) => unlock::run(&args, &printer),
         Command::Pamutil(args) => pamutil::run(&args, &printer),
         Command::Target(args) => target::run(&args, &printer),
+        Command::Bench(args) => bench::run(&args, &printer),
         Command::Schema => schema::run_schema(),
         Command::Completions { shell } => schema::run_completions(shell),
     };

@@ -617,7 +617,7 @@ fn path_setting(cx: &mut Cx<'_>, fields: &mut Fields<'_>, key: &'static str) -> 
         cx.error(
             value.span(),
             "invalid-setting",
-            format!("{key:?} must be a non-empty path"),
+            format!("invalid {key}: expected a non-empty path"),
         );
         return None;
     }

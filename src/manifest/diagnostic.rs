@@ -67,12 +67,13 @@ impl Diagnostic {
         };
         let path = self.path.display().to_string();
         let title = Level::ERROR.primary_title(&self.message).id(self.rule);
-        let mut group = match &self.snippet {
-            Some(snippet) => title.element(
-                Snippet::source(&*snippet.text)
+        let window = self.snippet.as_ref().map(Window::of);
+        let mut group = match &window {
+            Some(window) => title.element(
+                Snippet::source(window.text.as_ref())
                     .line_start(self.line)
                     .path(path.as_str())
-                    .annotation(AnnotationKind::Primary.span(snippet.span.clone())),
+                    .annotation(AnnotationKind::Primary.span(window.span.clone())),
             ),
             // Whole-file diagnostics name their path in the message.
             None => Group::with_title(title),
@@ -83,7 +84,75 @@ impl Diagnostic {
         for note in &self.notes {
             group = group.element(Level::NOTE.message(note));
         }
-        renderer.render(&[group])
+        let rendered = renderer.render(&[group]);
+        match &window {
+            // annotate-snippets computed the column within the window: put the real one back.
+            Some(window) if window.cut_before => {
+                let shown_column = window.text[..window.span.start].chars().count() + 1;
+                rendered.replacen(
+                    &format!("{path}:{}:{shown_column}\n", self.line),
+                    &format!("{path}:{}:{}\n", self.line, self.column),
+                    1,
+                )
+            }
+            _ => rendered,
+        }
+    }
+}
+
+/// The part of a source line shown for a diagnostic. Long lines (a compact `members` array can
+/// be megabytes) are cut to some context around the span, so rendering stays proportional to
+/// what is shown, not to the line.
+struct Window<'t> {
+    text: std::borrow::Cow<'t, str>,
+    span: Range<usize>,
+    cut_before: bool,
+}
+
+impl<'t> Window<'t> {
+    /// Lines up to this many bytes are shown whole.
+    const WHOLE_LINE: usize = 240;
+    /// Bytes of context kept on each side of the span, and the longest span shown.
+    const CONTEXT: usize = 60;
+    const LONGEST_SPAN: usize = 120;
+    const CUT: &'static str = "...";
+
+    fn of(snippet: &'t SourceLine) -> Window<'t> {
+        let text: &str = &snippet.text;
+        let span_start = floor_char_boundary(text, snippet.span.start);
+        if text.len() <= Self::WHOLE_LINE {
+            let span_end = floor_char_boundary(text, snippet.span.end).max(span_start);
+            return Window {
+                text: text.into(),
+                span: span_start..span_end,
+                cut_before: false,
+            };
+        }
+        let span_end = floor_char_boundary(
+            text,
+            snippet
+                .span
+                .end
+                .min(span_start.saturating_add(Self::LONGEST_SPAN)),
+        )
+        .max(span_start);
+        let start = floor_char_boundary(text, span_start.saturating_sub(Self::CONTEXT));
+        let end = ceil_char_boundary(text, span_end.saturating_add(Self::CONTEXT));
+        let cut_before = start > 0;
+        let mut shown = String::with_capacity(end - start + 2 * Self::CUT.len());
+        if cut_before {
+            shown.push_str(Self::CUT);
+        }
+        let offset = shown.len();
+        shown.push_str(&text[start..end]);
+        if end < text.len() {
+            shown.push_str(Self::CUT);
+        }
+        Window {
+            text: shown.into(),
+            span: (span_start - start + offset)..(span_end - start + offset),
+            cut_before,
+        }
     }
 }
 
@@ -215,14 +284,10 @@ impl Diagnostics {
         &mut self.pending[last]
     }
 
-    /// Records a diagnostic positioned already (file-level problems). `file` and `offset` order
-    /// it among the others; `None` (the directory itself) sorts first.
-    pub fn push_resolved(&mut self, file: Option<u32>, offset: usize, diagnostic: Diagnostic) {
-        let key = match file {
-            Some(file) => (file, offset),
-            None => (0, 0),
-        };
-        self.resolved.push((key, diagnostic));
+    /// Records a diagnostic positioned already (a file that could not be read or decoded);
+    /// `file` and `offset` order it among the others.
+    pub fn push_resolved(&mut self, file: u32, offset: usize, diagnostic: Diagnostic) {
+        self.resolved.push(((file, offset), diagnostic));
     }
 
     /// Turns every span into line, column and source line, and returns the diagnostics ordered
@@ -404,6 +469,16 @@ fn line_end(text: &str, from: usize) -> usize {
     text[from..].find('\n').map_or(text.len(), |i| from + i)
 }
 
+fn ceil_char_boundary(text: &str, mut index: usize) -> usize {
+    if index >= text.len() {
+        return text.len();
+    }
+    while !text.is_char_boundary(index) {
+        index += 1;
+    }
+    index
+}
+
 pub(crate) fn floor_char_boundary(text: &str, mut index: usize) -> usize {
     if index >= text.len() {
         return text.len();
@@ -480,6 +555,36 @@ mod tests {
             rendered.contains("= note: first declared at dir/a.toml:2:1"),
             "{rendered}"
         );
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_span_and_keep_the_real_column() {
+        let line = format!("members = [{}\"b d\"]", "\"é\", ".repeat(10_000));
+        let at = line.find("\"b d\"").unwrap();
+        let mut diagnostics = Diagnostics::default();
+        diagnostics.report(
+            Site {
+                file: 0,
+                span: at..at + 5,
+            },
+            "invalid-id",
+            "bad",
+        );
+        let out = diagnostics.finish(&sources(&line));
+        let column = line[..at].chars().count() + 1;
+        assert_eq!(out[0].column, column);
+        for color in [false, true] {
+            let rendered = out[0].render(color);
+            assert!(
+                rendered.contains(&format!("dir/a.toml:1:{column}\n")),
+                "{rendered}"
+            );
+            assert!(rendered.len() < 600, "{rendered}");
+        }
+        let plain = out[0].render(false);
+        assert!(plain.contains("1 | ...\"é\", "), "{plain}");
+        assert!(plain.contains("\"é\", \"b d\"]\n"), "{plain}");
+        assert!(plain.contains("^^^^^"), "{plain}");
     }
 
     #[test]

@@ -166,22 +166,19 @@ pub fn load_with_limit(dir: &Path, limit: u64) -> Result<Manifest, ManifestError
     for (index, path) in files.iter().enumerate() {
         let file = u32::try_from(index).unwrap_or(u32::MAX);
         sources.paths.push(path.clone());
-        let text = match source::read_limited(path, limit) {
-            Ok(bytes) => {
-                let name = path.file_name().unwrap_or_default();
-                hasher.update(name.as_encoded_bytes());
-                hasher.update([0u8]);
-                hasher.update((bytes.len() as u64).to_le_bytes());
-                hasher.update(&bytes);
-                source::decode(path, bytes)
-            }
-            Err(d) => Err(d),
-        };
+        let text = source::read_limited(path, limit).and_then(|bytes| {
+            let name = path.file_name().unwrap_or_default();
+            hasher.update(name.as_encoded_bytes());
+            hasher.update([0u8]);
+            hasher.update((bytes.len() as u64).to_le_bytes());
+            hasher.update(&bytes);
+            source::decode(path, bytes)
+        });
         let text = match text {
             Ok(text) => text,
             Err(d) => {
                 complete = false;
-                diagnostics.push_resolved(Some(file), d.line, *d);
+                diagnostics.push_resolved(file, 0, *d);
                 sources.texts.push(None);
                 continue;
             }

@@ -285,7 +285,7 @@ fn read_policy(cx: &mut Cx<'_>, fields: &mut Fields<'_>) -> Policy {
                 span,
                 "invalid-setting",
                 format!(
-                    "\"checkout_minutes\" is {value}, expected {} to {} minutes",
+                    "invalid checkout_minutes {value}: expected {} to {} minutes",
                     CHECKOUT_MINUTES.start(),
                     CHECKOUT_MINUTES.end()
                 ),

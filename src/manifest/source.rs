@@ -69,7 +69,7 @@ pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, Box<Diagn
             path,
             "file-too-large",
             format!(
-                "{} is {size} bytes, over the limit of {limit} bytes ({} MiB) per file",
+                "file {} is {size} bytes, over the limit of {limit} bytes ({} MiB) per file",
                 path.display(),
                 limit / (1024 * 1024)
             ),
@@ -121,7 +121,7 @@ pub(crate) fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, Box<Diagnost
                 path,
                 "encoding",
                 format!(
-                    "{} is not valid UTF-8: invalid byte 0x{:02x} at byte offset {valid}",
+                    "file {} is not valid UTF-8: invalid byte 0x{:02x} at byte offset {valid}",
                     path.display(),
                     bytes.get(valid).copied().unwrap_or(0)
                 ),

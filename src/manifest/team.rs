@@ -231,7 +231,7 @@ fn read_group(cx: &mut Cx<'_>, mut fields: Fields<'_>, members: &Members<'_>) ->
             "privileges",
             |cx, token, span| match parse_privilege(token) {
                 Ok(privilege) => {
-                    let slot = &mut first_seen[privilege as usize];
+                    let slot = &mut first_seen[privilege.index()];
                     match slot {
                         Some(first) => {
                             let first = cx.site(first.clone());

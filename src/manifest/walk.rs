@@ -183,7 +183,7 @@ impl Cx<'_> {
                             span,
                             "invalid-setting",
                             format!(
-                                "{key:?} is {integer}, expected a whole number from 0 to {}",
+                                "invalid {key} {integer}: expected a whole number from 0 to {}",
                                 u32::MAX
                             ),
                         );

@@ -4,6 +4,7 @@
 //! is given (the CLI passes stdout), so output is deterministic and testable.
 
 pub mod json;
+pub mod markdown;
 pub mod text;
 
 pub use text::Styles;

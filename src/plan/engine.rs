@@ -513,15 +513,6 @@ impl<'a> Builder<'a> {
         let desired = self.desired;
         let recorded = self.recorded;
         let observed = self.observed;
-        let recorded_guids: BTreeSet<&RemoteId> = recorded
-            .otp_api_users
-            .values()
-            .map(|u| &u.remote.guid)
-            .chain(desired.imports.iter().filter_map(|(a, id)| match a {
-                Address::OtpApiUser(_) => Some(id),
-                _ => None,
-            }))
-            .collect();
         for (name, both) in merge(&desired.otp_api_users, &recorded.otp_api_users) {
             let address = Address::OtpApiUser(name.clone());
             match both {
@@ -566,30 +557,7 @@ impl<'a> Builder<'a> {
                         }
                         continue;
                     }
-                    let unrecorded: Vec<&RemoteId> = observed
-                        .otp_api_users
-                        .iter()
-                        .filter(|(guid, o)| {
-                            !recorded_guids.contains(guid)
-                                && o.spec.team == d.spec.team
-                                && o.spec.description == d.spec.description
-                        })
-                        .map(|(guid, _)| guid)
-                        .collect();
-                    if let Some(guid) = unrecorded.first() {
-                        let reason = format!(
-                            "an OTP API user with this team and description exists in the target as PAM_UTIL_{guid} but not in the state (a lost or replaced state file?)"
-                        );
-                        let remedy = format!(
-                            "adopt it with an [[import]] block: to = \"otp_api_user.{name}\", id = \"{guid}\"; pamform will not create a duplicate"
-                        );
-                        self.refuse(
-                            address,
-                            Some(RequestKind::CreateOtpApiUser),
-                            Some(&d.requested_by),
-                            reason,
-                            Some(remedy),
-                        );
+                    if self.refuse_duplicate(name, d) {
                         continue;
                     }
                     self.create_user(name, &d.spec, &d.requested_by);
@@ -624,6 +592,9 @@ impl<'a> Builder<'a> {
                             recorded: Some(user_attributes(&r.spec, None)),
                             observed: None,
                         });
+                        if self.refuse_duplicate(name, d) {
+                            continue;
+                        }
                         self.note(
                                 address,
                                 format!(
@@ -645,6 +616,50 @@ impl<'a> Builder<'a> {
                 }
             }
         }
+    }
+
+    /// Refuses to create `name` when the target holds an OTP API user of the same team and
+    /// description that the state does not record under another declared name: a lost, replaced or
+    /// damaged state must never lead to a duplicate (and a second check-out).
+    fn refuse_duplicate(
+        &mut self,
+        name: &OtpUserName,
+        d: &crate::model::DesiredOtpApiUser,
+    ) -> bool {
+        let claimed: BTreeSet<&RemoteId> = self
+            .recorded
+            .otp_api_users
+            .iter()
+            .filter(|(other, _)| *other != name && self.desired.otp_api_users.contains_key(*other))
+            .map(|(_, user)| &user.remote.guid)
+            .collect();
+        let candidate = self
+            .observed
+            .otp_api_users
+            .iter()
+            .find(|(guid, o)| {
+                !claimed.contains(guid)
+                    && o.spec.team == d.spec.team
+                    && o.spec.description == d.spec.description
+            })
+            .map(|(guid, _)| guid.clone());
+        let Some(guid) = candidate else {
+            return false;
+        };
+        let reason = format!(
+            "an OTP API user with this team and description exists in the target as PAM_UTIL_{guid}, but the state does not record it as {name} (a lost, replaced or damaged state file?)"
+        );
+        let remedy = format!(
+            "adopt it with an [[import]] block: to = \"otp_api_user.{name}\", id = \"{guid}\"; pamform will not create a duplicate"
+        );
+        self.refuse(
+            Address::OtpApiUser(name.clone()),
+            Some(RequestKind::CreateOtpApiUser),
+            Some(&d.requested_by),
+            reason,
+            Some(remedy),
+        );
+        true
     }
 
     fn immutable_user_note(

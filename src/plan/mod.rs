@@ -85,7 +85,7 @@ pub enum Attributes {
 }
 
 /// One address's change.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub address: Address,
     pub action: Action,
@@ -108,7 +108,7 @@ pub enum DriftKind {
 }
 
 /// An object changed outside pamform.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drift {
     pub address: Address,
     pub kind: DriftKind,
@@ -219,7 +219,7 @@ pub struct Summary {
 }
 
 /// The result of planning.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// Every change that is not a no-op, grouped by step, in step order; then the no-ops when
     /// asked for (`PlanOptions::include_no_ops`), in address order.

@@ -95,6 +95,15 @@ pub fn who_and_host() -> (String, String) {
     (who, host)
 }
 
+/// The holder recorded in a lock file, if any.
+pub fn read_record(path: &Path) -> anyhow::Result<Option<LockInfo>> {
+    match File::open(path) {
+        Ok(mut file) => Ok(read_info(&mut file)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
+    }
+}
+
 fn read_info(file: &mut File) -> Option<LockInfo> {
     let mut text = String::new();
     file.seek(SeekFrom::Start(0)).ok()?;
@@ -133,8 +142,20 @@ impl StateLock {
                 Ok(()) => break,
                 Err(std::fs::TryLockError::WouldBlock) => {
                     if Instant::now() >= deadline {
-                        let holder = read_info(&mut file).map(Box::new);
-                        return Err(LockError::Held { path, holder });
+                        // The holder writes its record right after taking the lock: give it a
+                        // moment so the message can name it.
+                        let mut holder = read_info(&mut file);
+                        for _ in 0..50 {
+                            if holder.is_some() {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(2));
+                            holder = read_info(&mut file);
+                        }
+                        return Err(LockError::Held {
+                            path,
+                            holder: holder.map(Box::new),
+                        });
                     }
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(5));

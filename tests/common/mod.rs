@@ -140,6 +140,7 @@ pub fn redact(text: &str) -> String {
         ),
         (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", "[TIME]"),
         (r"pid \d+", "pid [PID]"),
+        (r"sha256:[0-9a-f]{64}", "sha256:[HASH]"),
     ];
     let mut text = text.to_string();
     for (pattern, replacement) in rules {
