@@ -92,10 +92,25 @@ pub fn plan_with(
     };
     let desired = &workspace.manifest.desired;
     let scope = plan::scope(desired, &recorded);
+    let started = std::time::Instant::now();
     let observed = target
         .observe(&scope)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", target.describe()))?;
+    tracing::debug!(
+        teams = observed.teams.len(),
+        otp_api_users = observed.otp_api_users.len(),
+        elapsed = ?started.elapsed(),
+        "observed the target"
+    );
+    let started = std::time::Instant::now();
     let plan = plan::build(desired, &recorded, &observed, options);
+    tracing::debug!(
+        steps = plan.steps.len(),
+        changes = plan.changes.len(),
+        refusals = plan.refusals.len(),
+        elapsed = ?started.elapsed(),
+        "planned"
+    );
     Ok(Planned {
         plan,
         observed,

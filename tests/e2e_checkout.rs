@@ -410,7 +410,8 @@ fn concurrent_lookups_never_fail_and_every_one_rotates() {
     get(&sandbox).expect(0);
 }
 
-/// Kill lookups at each cut point; with `otp_maximum = 1` no binding is ever lost.
+/// T5: kill lookups at each cut point and at random times (seeded; 200 runs); with
+/// `otp_maximum = 1` no binding is ever lost: the lookup after each kill succeeds.
 #[test]
 fn killed_lookups_never_lose_a_binding_when_one_previous_otp_stays_valid() {
     let sandbox = applied();
@@ -420,22 +421,76 @@ fn killed_lookups_never_lose_a_binding_when_one_previous_otp_stays_valid() {
         "after-call",
         "after-result",
     ];
+    let seed: u64 = std::env::var("PAMFORM_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_0002);
+    let mut rng = seed;
     let mut seen = BTreeSet::new();
-    for round in 0..40 {
-        let point = points[round % points.len()];
-        seen.insert(point);
-        let killed = sandbox.run_with(
-            &["pamutil", "get", "CORP-DC", "svc_billing"],
-            &[("PAMFORM_FAILPOINT", &format!("pamutil:{point}"))],
-        );
-        assert_ne!(killed.code, 0, "round {round}: {point} did not fire");
+    for round in 0..200 {
+        let how = if round % 2 == 0 {
+            let point = points[(round / 2) % points.len()];
+            seen.insert(point);
+            let killed = sandbox.run_with(
+                &["pamutil", "get", "CORP-DC", "svc_billing"],
+                &[("PAMFORM_FAILPOINT", &format!("pamutil:{point}"))],
+            );
+            assert_ne!(killed.code, 0, "round {round}: {point} did not fire");
+            format!("failpoint {point}")
+        } else {
+            rng ^= rng >> 12;
+            rng ^= rng << 25;
+            rng ^= rng >> 27;
+            let delay =
+                std::time::Duration::from_micros(rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % 15_000);
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pamform"))
+                .args(["pamutil", "get", "CORP-DC", "svc_billing"])
+                .current_dir(&sandbox.root)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(delay);
+            let _ = child.kill();
+            let _ = child.wait();
+            format!("SIGKILL after {delay:?} (seed {seed:#x})")
+        };
         let after = get(&sandbox);
         assert_eq!(
             after.code, 0,
-            "round {round} ({point}): binding lost\n{after}"
+            "round {round} ({how}): binding lost\n{after}"
         );
     }
     assert_eq!(seen.len(), points.len());
+}
+
+/// With `--cache-seconds`, a second lookup within the window is served from the sealed cache
+/// without a login; the cache is never written in clear.
+#[test]
+fn cached_lookups_do_not_log_in() {
+    let sandbox = applied();
+    let args = [
+        "pamutil",
+        "get",
+        "CORP-DC",
+        "svc_billing",
+        "--cache-seconds",
+        "300",
+    ];
+    let first = sandbox.run(&args).expect(0);
+    let before = rotations(&sandbox);
+    let second = sandbox.run(&args).expect(0);
+    assert_eq!(first.stdout, second.stdout);
+    assert_eq!(rotations(&sandbox), before, "served from the cache");
+    let bytes = std::fs::read(sandbox.path(".pamform/state.db")).unwrap();
+    let password = first.stdout.trim().as_bytes();
+    assert!(!bytes.windows(password.len()).any(|w| w == password));
+    get(&sandbox).expect(0);
+    assert_eq!(
+        rotations(&sandbox),
+        before + 1,
+        "without the flag, every lookup logs in"
+    );
 }
 
 /// With `otp_maximum = 0`, a lookup killed after the target rotated the OTP loses the binding:

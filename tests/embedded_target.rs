@@ -1476,11 +1476,15 @@ fn dump_is_deterministic_and_complete() {
 // Scale
 // ---------------------------------------------------------------------------------------------
 
-/// 10,000 teams with 100 members each (1,000,000 memberships), written straight into the file,
-/// then observed whole. Run with `cargo test --test embedded_target -- --ignored`.
+/// Many teams with 100 members each, written straight into the file, then observed whole: every
+/// team and membership comes back. `PAMFORM_SCALE_TEAMS` sets the count (default 300 teams, 30,000
+/// memberships; 10000 for a million). Speed is measured by `bench/run`, not here.
 #[test]
-#[ignore = "slow: builds a million memberships"]
-fn observe_scales_to_ten_thousand_teams() {
+fn observe_returns_every_team_and_membership_at_scale() {
+    let teams: usize = std::env::var("PAMFORM_SCALE_TEAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
     let (_dir, target) = new_target(Policy::default());
     let path = target.path().to_path_buf();
     drop(target);
@@ -1507,7 +1511,7 @@ fn observe_scales_to_ten_thousand_teams() {
         let mut member = tx
             .prepare("INSERT INTO group_members (group_id, profile) VALUES (?1, ?2)")
             .unwrap();
-        for t in 0..10_000 {
+        for t in 0..teams {
             team_row.execute([format!("BULK-{t:05}")]).unwrap();
             let team_rowid = tx.last_insert_rowid();
             group_row.execute([team_rowid]).unwrap();
@@ -1528,22 +1532,18 @@ fn observe_scales_to_ten_thousand_teams() {
 
     let mut target = reopen(&_dir);
     let scope = Scope {
-        teams: (0..10_000)
+        teams: (0..teams)
             .map(|t| TeamId::new(format!("BULK-{t:05}")))
             .collect(),
         ..Scope::default()
     };
-    let started = std::time::Instant::now();
     let observed = target.observe(&scope).unwrap();
-    let elapsed = started.elapsed();
-    eprintln!("observe of 10,000 teams / 1,000,000 memberships: {elapsed:?}");
-    assert_eq!(observed.teams.len(), 10_000);
+    assert_eq!(observed.teams.len(), teams);
     let members: usize = observed
         .teams
         .values()
         .flat_map(|t| t.state.groups.values())
         .map(|g| g.members.len())
         .sum();
-    assert_eq!(members, 1_000_000);
-    assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
+    assert_eq!(members, teams * 100);
 }

@@ -151,6 +151,13 @@ pub fn run(apply: Apply<'_>, plan: &Plan, run_id: &str) -> Result<ApplyReport, A
     let total = plan.steps.len();
     for (index, step) in plan.steps.iter().enumerate() {
         progress.step_started(index, total, step);
+        tracing::info!(
+            step = index + 1,
+            total,
+            subject = %step.subject,
+            operation = %operation_name(step),
+            "step started"
+        );
         let kind = kind_of(step);
         failpoint::hit(kind, "before-intent");
         let detail = step_detail(step, &users);
@@ -275,6 +282,7 @@ pub fn run(apply: Apply<'_>, plan: &Plan, run_id: &str) -> Result<ApplyReport, A
             Operation::ForgetTeam { team } => vec![StateWrite::RemoveTeam { team: team.clone() }],
         };
         state.finish_step(entry, JournalStatus::Done, &writes, None)?;
+        tracing::info!(step = index + 1, subject = %step.subject, "step done");
         failpoint::hit(kind, "after-result");
         report.steps += 1;
         progress.step_finished(index, total, step, "done");

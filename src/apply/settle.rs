@@ -56,6 +56,13 @@ pub fn settle_in_doubt(
             ),
         };
         state.finish_step(entry.id, status, &writes, Some(&message))?;
+        tracing::warn!(
+            subject = %entry.subject,
+            operation = %entry.operation,
+            status = %status,
+            %message,
+            "settled a step left in doubt"
+        );
         settled.push(Settled {
             subject: entry.subject.clone(),
             operation: entry.operation.clone(),

@@ -54,20 +54,58 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Shows apply's progress on stderr: a progress bar on a terminal, one line per step otherwise
+/// (so CI logs keep a record of every step).
 struct StepPrinter<'a> {
     printer: &'a Printer,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<'a> StepPrinter<'a> {
+    fn new(printer: &'a Printer) -> StepPrinter<'a> {
+        let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("[{pos}/{len}] {wide_msg} {elapsed}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        StepPrinter { printer, bar }
+    }
 }
 
 impl Progress for StepPrinter<'_> {
     fn step_started(&mut self, index: usize, total: usize, step: &Step) {
-        self.printer.status(format!(
-            "[{}/{total}] {}...",
-            index + 1,
-            output::text::step_heading(step)
-        ));
+        let heading = output::text::step_heading(step);
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(total as u64);
+                bar.set_position(index as u64);
+                bar.set_message(heading);
+            }
+            None => self
+                .printer
+                .status(format!("[{}/{total}] {heading}...", index + 1)),
+        }
     }
 
-    fn step_finished(&mut self, _index: usize, _total: usize, _step: &Step, _outcome: &str) {}
+    fn step_finished(&mut self, index: usize, total: usize, _step: &Step, _outcome: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(index as u64 + 1);
+            if index + 1 == total {
+                bar.finish_and_clear();
+            }
+        }
+    }
+}
+
+impl Drop for StepPrinter<'_> {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn confirm(printer: &Printer) -> anyhow::Result<bool> {
@@ -226,7 +264,7 @@ fn execute(
     printer: &Printer,
 ) -> anyhow::Result<Exit> {
     let run_id = uuid::Uuid::new_v4().to_string();
-    let mut progress = StepPrinter { printer };
+    let mut progress = StepPrinter::new(printer);
     let result = apply::run(
         Apply {
             target,

@@ -206,6 +206,7 @@ pub fn get(
 ) -> Result<Secret, LookupError> {
     let _lock = lock_binding(state_path, name, "pamutil get", options.lock_timeout)?;
     let binding = usable_binding(state, name)?;
+    tracing::debug!(binding = %name, otp_serial = binding.otp_serial, "lookup: binding locked");
     let account_key = account.to_string();
     if options.cache_seconds > 0
         && let Some(sealed) = state.cached_password(name, &account_key, unix_now())?
@@ -231,6 +232,7 @@ pub fn get(
     failpoint::hit("pamutil", "after-call");
     let sealed = crypto::seal(key, &aad, &session.next_otp);
     state.finish_login(name, binding.otp_serial, &sealed)?;
+    tracing::debug!(binding = %name, otp_serial = binding.otp_serial + 1, "lookup: next one-time password stored");
     failpoint::hit("pamutil", "after-result");
     let password = target
         .read_password(&session.session_id, account)

@@ -168,6 +168,7 @@ impl StateLock {
             }
         }
         let previous = read_info(&mut file);
+        tracing::debug!(lock = %path.display(), operation, "lock taken");
         let (who, host) = who_and_host();
         let info = LockInfo {
             id: uuid::Uuid::new_v4().to_string(),

@@ -109,6 +109,7 @@ impl SqliteState {
             path: path.to_path_buf(),
         };
         state.prepare()?;
+        tracing::debug!(state = %path.display(), "state opened");
         Ok(state)
     }
 
