@@ -194,6 +194,29 @@ impl Printer {
     }
 }
 
+/// Warns when an interrupted apply left steps in doubt; `hint` says what the command does about it.
+pub fn warn_in_doubt(
+    printer: &Printer,
+    state: Option<&mut crate::state::SqliteState>,
+    hint: &str,
+) -> anyhow::Result<()> {
+    use crate::state::StateStore;
+    let Some(state) = state else { return Ok(()) };
+    let doubt = state.in_doubt()?;
+    if !doubt.is_empty() {
+        printer.warn(format!(
+            "{} step(s) of an interrupted apply are in doubt ({}); {hint}",
+            doubt.len(),
+            doubt
+                .iter()
+                .map(|d| d.subject.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// The manifest directory argument shared by most commands.
 #[derive(Debug, Args, Clone)]
 pub struct DirArg {

@@ -88,20 +88,11 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<Exit> {
     };
     let mut target = workspace.open_target()?;
     let mut state = workspace.open_state_if_exists()?;
-    if let Some(state) = state.as_mut() {
-        let doubt = state.in_doubt()?;
-        if !doubt.is_empty() {
-            printer.warn(format!(
-                "{} step(s) of an interrupted apply are in doubt ({}); the next apply settles them from the target before it plans",
-                doubt.len(),
-                doubt
-                    .iter()
-                    .map(|d| d.subject.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-    }
+    super::warn_in_doubt(
+        printer,
+        state.as_mut(),
+        "the next apply settles them from the target before it plans",
+    )?;
     let planned = workspace::plan_with(
         &workspace,
         target.as_mut(),

@@ -20,7 +20,7 @@
 
 use std::io::{self, Write};
 
-use crate::plan::{Action, Attributes, Change, DriftKind, Plan};
+use crate::plan::{Action, DriftKind, Plan};
 
 use super::text::{counts_line, step_heading};
 
@@ -298,7 +298,7 @@ impl DiffBlock {
                     "{mark} {}\n",
                     one_line(&change.address.to_string())
                 ));
-                for attribute in attribute_lines(change) {
+                for attribute in super::text::attribute_lines(change) {
                     lines.push(format!("{mark}     {}\n", one_line(&attribute)));
                 }
             }
@@ -390,36 +390,6 @@ fn marker(action: Action) -> char {
     }
 }
 
-/// The attribute lines shown under a change (the same as the text plan's).
-fn attribute_lines(change: &Change) -> Vec<String> {
-    match (&change.before, &change.after, change.action) {
-        (
-            Some(Attributes::Team {
-                description: before,
-                ..
-            }),
-            Some(Attributes::Team {
-                description: after, ..
-            }),
-            Action::Update,
-        ) => vec![format!("description = {before:?} -> {after:?}")],
-        (_, Some(Attributes::OtpApiUser { spec, .. }), Action::Create) => {
-            let accounts: Vec<String> = spec
-                .accounts
-                .iter()
-                .map(|a| format!("{:?}", a.to_string()))
-                .collect();
-            vec![
-                format!("team            = {:?}", spec.team.as_str()),
-                format!("description     = {:?}", spec.description),
-                format!("accounts        = [{}]", accounts.join(", ")),
-                format!("allowed_network = {:?}", spec.allowed_network),
-            ]
-        }
-        _ => Vec::new(),
-    }
-}
-
 /// Keeps a diff line on one line, whatever a name holds.
 fn one_line(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
@@ -474,6 +444,7 @@ mod tests {
         AccountRef, Address, CheckoutSpec, GroupName, GroupState, OtpApiUserSpec, OtpUserName,
         Privilege, ProfileId, Request, RequestKind, TeamId, TeamState,
     };
+    use crate::plan::{Attributes, Change};
     use crate::plan::{Drift, Note, Operation, Refusal, Step, Summary};
 
     fn team_id() -> TeamId {

@@ -120,8 +120,8 @@ fn quoted_list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> Stri
     format!("[{}]", items.join(", "))
 }
 
-/// The attribute lines shown under a change.
-fn attribute_lines(change: &Change) -> Vec<String> {
+/// The attribute lines shown under a change (shared by the text and Markdown plans).
+pub fn attribute_lines(change: &Change) -> Vec<String> {
     match (&change.before, &change.after, change.action) {
         (
             Some(Attributes::Team {

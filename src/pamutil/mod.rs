@@ -13,10 +13,10 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::apply::binding_aad;
-use crate::clock::now_rfc3339;
+use crate::clock::{now_rfc3339, unix_now};
 use crate::crypto::{self, Key};
 use crate::failpoint;
 use crate::model::{AccountRef, OtpUserName, ProfileId};
@@ -181,13 +181,6 @@ fn usable_binding(state: &mut dyn StateStore, name: &OtpUserName) -> Result<Bind
         )));
     }
     Ok(binding)
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn cache_aad(name: &OtpUserName, account: &AccountRef) -> String {

@@ -5,8 +5,6 @@
 //! guessed from earlier ones; passwords come from the thread-local CSPRNG and use an alphabet that
 //! needs no quoting in a shell or a CSV field. Times are whole seconds since the Unix epoch (UTC).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use rand::Rng;
 
 use crate::secret::Secret;
@@ -39,37 +37,12 @@ pub fn new_password() -> Secret {
 
 /// Seconds since the Unix epoch, from the system clock.
 pub fn system_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    crate::clock::unix_now()
 }
 
 /// `2024-05-01T12:34:56Z` for seconds since the Unix epoch.
 pub fn rfc3339(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let rest = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        (rest % 3600) / 60,
-        rest % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil conversion (proleptic Gregorian calendar).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    crate::clock::format_unix(seconds)
 }
 
 #[cfg(test)]
