@@ -159,27 +159,29 @@ pub fn run(args: &PamutilArgs, printer: &Printer) -> anyhow::Result<Exit> {
             keyword,
             command,
         } => {
+            if keyword.as_deref().is_some_and(str::is_empty) {
+                anyhow::bail!("--keyword must not be empty");
+            }
             let password = match lookup(lookup_args, printer)? {
                 Ok(password) => password,
                 Err(exit) => return Ok(exit),
             };
             let mut argv: Vec<String> = command.clone();
-            let mut child = match keyword {
-                Some(keyword) => {
-                    for arg in argv.iter_mut() {
-                        if arg.contains(keyword.as_str()) {
-                            *arg = arg.replace(keyword.as_str(), password.expose());
-                        }
+            if let Some(keyword) = keyword {
+                for arg in argv.iter_mut() {
+                    if arg.contains(keyword.as_str()) {
+                        *arg = arg.replace(keyword.as_str(), password.expose());
                     }
-                    Command::new(&argv[0])
                 }
-                None => {
-                    let mut c = Command::new(&argv[0]);
-                    c.env("PAMFORM_PASSWORD", password.expose());
-                    c
-                }
+            }
+            let Some((program, rest)) = argv.split_first() else {
+                anyhow::bail!("no command to run after --");
             };
-            child.args(&argv[1..]);
+            let mut child = Command::new(program);
+            child.args(rest);
+            if keyword.is_none() {
+                child.env("PAMFORM_PASSWORD", password.expose());
+            }
             let status = child.status().map_err(|e| {
                 anyhow::anyhow!(
                     "cannot run {:?}: {e}",
@@ -190,8 +192,10 @@ pub fn run(args: &PamutilArgs, printer: &Printer) -> anyhow::Result<Exit> {
             for arg in argv.iter_mut() {
                 zeroize::Zeroize::zeroize(arg);
             }
+            drop(password);
             match status.code() {
                 Some(0) => Ok(Exit::Success),
+                // The command's own exit code, as runwithpass passes it on.
                 Some(code) => std::process::exit(code),
                 None => Ok(Exit::Error),
             }
@@ -206,6 +210,23 @@ pub fn run(args: &PamutilArgs, printer: &Printer) -> anyhow::Result<Exit> {
             let state_path = workspace.state_path().to_path_buf();
             let Some(mut state) = workspace.open_state_if_exists()? else {
                 anyhow::bail!("no state file at {}", state_path.display());
+            };
+            // Both write the state: hold its lock, as apply does.
+            let operation = match args.command {
+                PamutilCommand::Retire { .. } => "pamutil retire",
+                _ => "pamutil handoff",
+            };
+            let _state_lock = match crate::state::lock::StateLock::acquire(
+                &state_path,
+                operation,
+                common.lock_timeout,
+            ) {
+                Ok(lock) => lock,
+                Err(crate::state::lock::LockError::Io(e)) => return Err(e),
+                Err(held) => {
+                    printer.error(&held);
+                    return Ok(Exit::Error);
+                }
             };
             if matches!(args.command, PamutilCommand::Retire { .. }) {
                 return match pamutil::retire(&mut state, &state_path, &name, common.lock_timeout) {
