@@ -31,31 +31,37 @@ pub struct PlanOptions {
 pub const ONBOARDED_POLICY: &str = "ONBOARDED_ACCOUNTS";
 
 /// What plan must ask the target about.
+///
+/// Every team's members are named here, a million references to a few hundred thousand
+/// profiles at scale: they are gathered as references, sorted and deduplicated, and only the
+/// distinct IDs are cloned and sorted (a sorted iterator builds a `BTreeSet` in one pass).
 pub fn scope(desired: &Desired, recorded: &Recorded) -> Scope {
+    let mut teams: Vec<&TeamId> = Vec::new();
+    let mut profiles: Vec<&ProfileId> = Vec::new();
     let mut scope = Scope::default();
     for (id, team) in &desired.teams {
-        scope.teams.insert(id.clone());
-        scope.profiles.insert(team.requested_by.clone());
+        teams.push(id);
+        profiles.push(&team.requested_by);
         for group in team.state.groups.values() {
-            scope.profiles.extend(group.members.iter().cloned());
+            profiles.extend(group.members.iter());
         }
     }
     for (id, team) in &recorded.teams {
-        scope.teams.insert(id.clone());
-        scope.profiles.insert(team.requested_by.clone());
+        teams.push(id);
+        profiles.push(&team.requested_by);
     }
     for user in desired.otp_api_users.values() {
-        scope.teams.insert(user.spec.team.clone());
-        scope.profiles.insert(user.requested_by.clone());
+        teams.push(&user.spec.team);
+        profiles.push(&user.requested_by);
         scope.accounts.extend(user.spec.accounts.iter().cloned());
     }
     for user in recorded.otp_api_users.values() {
-        scope.teams.insert(user.spec.team.clone());
+        teams.push(&user.spec.team);
         scope.otp_guids.insert(user.remote.guid.clone());
     }
     for checkout in desired.checkouts.values() {
-        scope.profiles.insert(checkout.requested_by.clone());
-        scope.profiles.extend(checkout.approved_by.iter().cloned());
+        profiles.push(&checkout.requested_by);
+        profiles.extend(checkout.approved_by.iter());
     }
     for checkout in recorded.checkouts.values() {
         scope.otp_guids.insert(checkout.otp_guid.clone());
@@ -65,13 +71,25 @@ pub fn scope(desired: &Desired, recorded: &Recorded) -> Scope {
             Address::OtpApiUser(_) => {
                 scope.otp_guids.insert(id.clone());
             }
-            Address::Team(team) => {
-                scope.teams.insert(team.clone());
-            }
+            Address::Team(team) => teams.push(team),
             _ => {}
         }
     }
+    scope.teams = distinct(teams);
+    scope.profiles = distinct(profiles);
     scope
+}
+
+/// The distinct values of `items`, cloned once each. A hash set drops the repeats first, so
+/// only the distinct values are sorted.
+fn distinct<T: Ord + Clone + std::hash::Hash>(items: Vec<&T>) -> BTreeSet<T> {
+    let mut seen = std::collections::HashSet::with_capacity(items.len() / 4);
+    let mut unique: Vec<&T> = items
+        .into_iter()
+        .filter(|item| seen.insert(*item))
+        .collect();
+    unique.sort_unstable();
+    unique.into_iter().cloned().collect()
 }
 
 /// Plans the changes that bring the target to `desired`.

@@ -20,8 +20,9 @@ use super::{
 use crate::clock::now_rfc3339;
 use crate::fsutil;
 use crate::model::{
-    AccountRef, CheckoutSpec, GroupName, OtpApiUserRemote, OtpApiUserSpec, OtpUserName, Privilege,
-    ProfileId, Recorded, RecordedCheckout, RecordedOtpApiUser, RecordedTeam, RemoteId, TeamId,
+    AccountRef, CheckoutSpec, GroupName, GroupState, OtpApiUserRemote, OtpApiUserSpec, OtpUserName,
+    Privilege, ProfileId, Recorded, RecordedCheckout, RecordedOtpApiUser, RecordedTeam, RemoteId,
+    TeamId,
 };
 
 /// A state file opened for reading and writing.
@@ -401,6 +402,41 @@ fn corrupt(path: &Path, address: &str, what: impl std::fmt::Display) -> anyhow::
     )
 }
 
+/// The recorded team `team`, created empty (its `team` row may come later in address order).
+fn team_mut<'r>(recorded: &'r mut Recorded, team: &str) -> &'r mut RecordedTeam {
+    if !recorded.teams.contains_key(team) {
+        recorded.teams.insert(
+            TeamId::new(team),
+            RecordedTeam {
+                state: Default::default(),
+                requested_by: ProfileId::new(""),
+            },
+        );
+    }
+    // Invariant: inserted just above when missing.
+    recorded.teams.get_mut(team).expect("team inserted above")
+}
+
+/// The recorded group `team`/`group`, created empty when missing.
+fn group_mut<'r>(recorded: &'r mut Recorded, team: &str, group: &str) -> &'r mut GroupState {
+    let groups = &mut team_mut(recorded, team).state.groups;
+    if !groups.contains_key(group) {
+        groups.insert(GroupName::new(group), GroupState::default());
+    }
+    // Invariant: inserted just above when missing.
+    groups.get_mut(group).expect("group inserted above")
+}
+
+/// Adds one run of member rows (in profile order) to its group.
+fn add_members(recorded: &mut Recorded, team: &str, group: &str, members: &mut Vec<ProfileId>) {
+    let g = group_mut(recorded, team, group);
+    if g.members.is_empty() {
+        g.members = members.drain(..).collect();
+    } else {
+        g.members.extend(members.drain(..));
+    }
+}
+
 fn parse_otp_api_user(
     path: &Path,
     address: &str,
@@ -496,83 +532,80 @@ impl StateStore for SqliteState {
                 )
                 .on_state(&path)?;
             let mut rows = statement.query([]).on_state(&path)?;
-            let mut current_team: Option<TeamId> = None;
+            // The member rows of one group share an address prefix, so they arrive together and
+            // in profile order: they are gathered per run and stored with one lookup per group.
+            let mut run: Option<(String, String)> = None;
+            let mut members: Vec<ProfileId> = Vec::new();
             while let Some(row) = rows.next().on_state(&path)? {
-                let address: String = row.get(0).on_state(&path)?;
-                let kind: String = row.get(1).on_state(&path)?;
-                let team: Option<String> = row.get(2).on_state(&path)?;
-                let group: Option<String> = row.get(3).on_state(&path)?;
-                let item: Option<String> = row.get(4).on_state(&path)?;
-                let remote_id: Option<String> = row.get(5).on_state(&path)?;
-                let requested_by: Option<String> = row.get(6).on_state(&path)?;
-                let attributes: String = row.get(7).on_state(&path)?;
-                let bad = |what: &str| corrupt(&path, &address, what);
-                match kind.as_str() {
-                    "team" => {
-                        let team = TeamId::new(team.ok_or_else(|| bad("no team"))?);
-                        let attrs: TeamAttributes =
-                            serde_json::from_str(&attributes).map_err(|e| bad(&e.to_string()))?;
-                        let entry =
-                            recorded
-                                .teams
-                                .entry(team.clone())
-                                .or_insert_with(|| RecordedTeam {
-                                    state: Default::default(),
-                                    requested_by: ProfileId::new(""),
-                                });
-                        entry.state.description = attrs.description;
-                        entry.requested_by =
-                            ProfileId::new(requested_by.ok_or_else(|| bad("no requested_by"))?);
-                        current_team = Some(team);
-                    }
-                    "group" | "privilege" | "member" => {
+                let text = |index: usize| -> anyhow::Result<Option<&str>> {
+                    row.get_ref(index)
+                        .and_then(|value| value.as_str_or_null().map_err(Into::into))
+                        .on_state(&path)
+                };
+                let address = text(0)?.unwrap_or_default();
+                let bad = |what: &str| corrupt(&path, address, what);
+                let kind = text(1)?.ok_or_else(|| bad("no kind"))?;
+                let team = text(2)?;
+                let group = text(3)?;
+                let item = text(4)?;
+                match kind {
+                    "member" => {
                         let team = team.ok_or_else(|| bad("no team"))?;
-                        let group = GroupName::new(group.ok_or_else(|| bad("no group"))?);
-                        let entry = match &current_team {
-                            Some(t) if t.as_str() == team => recorded.teams.get_mut(t),
-                            _ => None,
-                        };
-                        let entry = match entry {
-                            Some(entry) => entry,
-                            None => {
-                                let id = TeamId::new(team);
-                                current_team = Some(id.clone());
-                                recorded.teams.entry(id).or_insert_with(|| RecordedTeam {
-                                    state: Default::default(),
-                                    requested_by: ProfileId::new(""),
-                                })
+                        let group = group.ok_or_else(|| bad("no group"))?;
+                        let member = item.ok_or_else(|| bad("no member"))?;
+                        if run
+                            .as_ref()
+                            .is_none_or(|(t, g)| t.as_str() != team || g.as_str() != group)
+                        {
+                            if let Some((t, g)) = run.take() {
+                                add_members(&mut recorded, &t, &g, &mut members);
                             }
-                        };
-                        let g = entry.state.groups.entry(group).or_default();
-                        match kind.as_str() {
+                            run = Some((team.to_owned(), group.to_owned()));
+                        }
+                        members.push(ProfileId::new(member));
+                    }
+                    "group" | "privilege" => {
+                        let team = team.ok_or_else(|| bad("no team"))?;
+                        let group = group.ok_or_else(|| bad("no group"))?;
+                        let privilege = match kind {
                             "privilege" => {
                                 let token = item.ok_or_else(|| bad("no privilege"))?;
-                                let privilege = Privilege::from_token(&token)
-                                    .ok_or_else(|| bad("unknown privilege"))?;
-                                g.privileges.insert(privilege);
+                                Some(
+                                    Privilege::from_token(token)
+                                        .ok_or_else(|| bad("unknown privilege"))?,
+                                )
                             }
-                            "member" => {
-                                g.members
-                                    .insert(ProfileId::new(item.ok_or_else(|| bad("no member"))?));
-                            }
-                            _ => {}
-                        }
+                            _ => None,
+                        };
+                        let g = group_mut(&mut recorded, team, group);
+                        g.privileges.extend(privilege);
+                    }
+                    "team" => {
+                        let team = team.ok_or_else(|| bad("no team"))?;
+                        let requested_by = text(6)?.ok_or_else(|| bad("no requested_by"))?;
+                        let attrs: TeamAttributes =
+                            serde_json::from_str(text(7)?.ok_or_else(|| bad("no attributes"))?)
+                                .map_err(|e| bad(&e.to_string()))?;
+                        let entry = team_mut(&mut recorded, team);
+                        entry.state.description = attrs.description;
+                        entry.requested_by = ProfileId::new(requested_by);
                     }
                     "otp_api_user" => {
                         let (name, user) = parse_otp_api_user(
                             &path,
-                            &address,
-                            item,
-                            remote_id,
-                            requested_by,
-                            &attributes,
+                            address,
+                            item.map(str::to_owned),
+                            text(5)?.map(str::to_owned),
+                            text(6)?.map(str::to_owned),
+                            text(7)?.unwrap_or_default(),
                         )?;
                         recorded.otp_api_users.insert(name, user);
                     }
                     "checkout" => {
                         let name = OtpUserName::new(item.ok_or_else(|| bad("no name"))?);
                         let attrs: CheckoutAttributes =
-                            serde_json::from_str(&attributes).map_err(|e| bad(&e.to_string()))?;
+                            serde_json::from_str(text(7)?.unwrap_or_default())
+                                .map_err(|e| bad(&e.to_string()))?;
                         recorded.checkouts.insert(
                             name,
                             RecordedCheckout {
@@ -583,7 +616,7 @@ impl StateStore for SqliteState {
                                 otp_guid: attrs.otp_guid,
                                 request_id: attrs.request_id,
                                 checkout_id: RemoteId::new(
-                                    remote_id.ok_or_else(|| bad("no check-out ID"))?,
+                                    text(5)?.ok_or_else(|| bad("no check-out ID"))?,
                                 ),
                                 bound_at: attrs.bound_at,
                             },
@@ -591,6 +624,9 @@ impl StateStore for SqliteState {
                     }
                     other => return Err(bad(&format!("unknown kind {other:?}"))),
                 }
+            }
+            if let Some((t, g)) = run.take() {
+                add_members(&mut recorded, &t, &g, &mut members);
             }
         }
         tx.finish().on_state(&path)?;

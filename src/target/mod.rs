@@ -160,6 +160,19 @@ pub trait Target {
     /// A one-line description for messages ("embedded target at .pamform/target.db").
     fn describe(&self) -> String;
 
+    /// Groups the operations that follow, until `commit_batch`, into one unit of durability
+    /// where the target supports it (the embedded target: one transaction, so a crash before
+    /// `commit_batch` undoes them all, as if never sent). A remote target acts on each call as it
+    /// comes and ignores this. Reads see the batch's own changes.
+    fn begin_batch(&mut self) -> TargetResult<()> {
+        Ok(())
+    }
+
+    /// Makes the operations since `begin_batch` durable.
+    fn commit_batch(&mut self) -> TargetResult<()> {
+        Ok(())
+    }
+
     /// The metadata of everything in `scope`. Never a secret, never a side effect.
     fn observe(&mut self, scope: &Scope) -> TargetResult<Observed>;
 

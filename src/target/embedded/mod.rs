@@ -59,6 +59,24 @@ pub struct EmbeddedTarget {
     key: Key,
     /// Seconds added to the system clock (see [`EmbeddedTarget::advance_clock`]).
     clock_offset: i64,
+    /// Inside `begin_batch`: operations run as savepoints of one open transaction.
+    in_batch: bool,
+}
+
+/// A read: its own deferred transaction, or the batch's open one.
+enum Read<'a> {
+    Own(rusqlite::Transaction<'a>),
+    Batch(&'a Connection),
+}
+
+impl std::ops::Deref for Read<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Read::Own(tx) => tx,
+            Read::Batch(conn) => conn,
+        }
+    }
 }
 
 impl std::fmt::Debug for EmbeddedTarget {
@@ -129,6 +147,7 @@ impl EmbeddedTarget {
             conn,
             key,
             clock_offset: 0,
+            in_batch: false,
         })
     }
 
@@ -183,15 +202,20 @@ impl EmbeddedTarget {
         values::system_now().saturating_add(self.clock_offset)
     }
 
-    fn read_transaction(&mut self) -> anyhow::Result<rusqlite::Transaction<'_>> {
+    fn read_transaction(&mut self) -> anyhow::Result<Read<'_>> {
+        if self.in_batch {
+            return Ok(Read::Batch(&self.conn));
+        }
         self.conn
             .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map(Read::Own)
             .with_context(|| format!("cannot read target file {}", self.path.display()))
     }
 
-    /// Runs one operation as one `BEGIN IMMEDIATE` transaction: expired check-outs are closed
-    /// first, the operation's work runs in a savepoint (rolled back if it is refused), and the
-    /// request log records the outcome either way. A fault rolls everything back.
+    /// Runs one operation as one `BEGIN IMMEDIATE` transaction (inside a batch: as a part of the
+    /// batch's transaction): expired check-outs are closed first, the operation's work runs in a
+    /// savepoint (rolled back if it is refused), and the request log records the outcome either
+    /// way. A fault rolls the operation back.
     fn operation<T>(
         &mut self,
         kind: &str,
@@ -204,42 +228,63 @@ impl EmbeddedTarget {
             now: values::system_now().saturating_add(self.clock_offset),
         };
         let path = &self.path;
-        let mut tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .with_context(|| format!("cannot lock target file {}", path.display()))?;
-        checkout::close_expired(&tx, &env)?;
-        let mut note = Note {
-            submitter: submitter.to_owned(),
-            object,
-            reference: None,
-            outcome: None,
+        let conn = &self.conn;
+        let own = !self.in_batch;
+        let sql = |statement: &str| {
+            conn.execute_batch(statement)
+                .with_context(|| format!("target file {}: {statement} failed", path.display()))
         };
-        let result = {
-            let savepoint = tx.savepoint().context("cannot start a savepoint")?;
-            let result = body(&savepoint, &env, &mut note);
+        if own {
+            sql("BEGIN IMMEDIATE")?;
+        }
+        sql("SAVEPOINT operation")?;
+        let result = (|| -> TargetResult<T> {
+            checkout::close_expired(conn, &env)?;
+            let mut note = Note {
+                submitter: submitter.to_owned(),
+                object,
+                reference: None,
+                outcome: None,
+            };
+            sql("SAVEPOINT work")?;
+            let result = body(conn, &env, &mut note);
             match &result {
-                Ok(_) => savepoint.commit().context("cannot release a savepoint")?,
+                Ok(_) => sql("RELEASE work")?,
                 Err(TargetError::Fault(_)) => return result,
-                Err(_) => savepoint.finish().context("cannot roll back a savepoint")?,
+                Err(_) => sql("ROLLBACK TO work; RELEASE work")?,
             }
+            let outcome = match &result {
+                Ok(_) => note.outcome.take().unwrap_or_else(|| "done".to_owned()),
+                Err(error) => outcome_of(error),
+            };
+            store::log(
+                conn,
+                env.now,
+                kind,
+                &note.submitter,
+                &note.object,
+                note.reference.as_deref(),
+                &outcome,
+            )?;
             result
-        };
-        let outcome = match &result {
-            Ok(_) => note.outcome.take().unwrap_or_else(|| "done".to_owned()),
-            Err(error) => outcome_of(error),
-        };
-        store::log(
-            &tx,
-            env.now,
-            kind,
-            &note.submitter,
-            &note.object,
-            note.reference.as_deref(),
-            &outcome,
-        )?;
-        tx.commit()
-            .with_context(|| format!("cannot commit to target file {}", path.display()))?;
+        })();
+        match &result {
+            Err(TargetError::Fault(_)) => {
+                let _ = sql("ROLLBACK TO operation; RELEASE operation");
+                if own {
+                    let _ = sql("ROLLBACK");
+                }
+            }
+            _ => {
+                sql("RELEASE operation")?;
+                if own {
+                    if let Err(e) = sql("COMMIT") {
+                        let _ = sql("ROLLBACK");
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
         result
     }
 }
@@ -282,6 +327,31 @@ fn load_key(conn: &Connection, key_path: &Path, path: &Path) -> anyhow::Result<K
 impl Target for EmbeddedTarget {
     fn describe(&self) -> String {
         format!("embedded target at {}", self.path.display())
+    }
+
+    fn begin_batch(&mut self) -> TargetResult<()> {
+        if self.in_batch {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .with_context(|| format!("cannot lock target file {}", self.path.display()))?;
+        self.in_batch = true;
+        Ok(())
+    }
+
+    fn commit_batch(&mut self) -> TargetResult<()> {
+        if !self.in_batch {
+            return Ok(());
+        }
+        self.in_batch = false;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(anyhow::Error::new(e)
+                .context(format!("cannot commit to target file {}", self.path.display()))
+                .into());
+        }
+        Ok(())
     }
 
     fn observe(&mut self, scope: &Scope) -> TargetResult<Observed> {

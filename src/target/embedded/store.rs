@@ -146,58 +146,80 @@ pub fn teams(
         }
         return Ok(found);
     }
+    // One scan per table. Groups are addressed by rowid into a vector; privilege and member rows
+    // come in primary-key order (group, then value), so each group's rows form one sorted run
+    // that is stored with one lookup.
     let included = |id: &str| wanted.is_none_or(|w| w.contains(id));
-    let mut found = BTreeMap::new();
-    let mut by_rowid: HashMap<i64, TeamId> = HashMap::new();
+    let mut teams: Vec<(TeamId, TeamState)> = Vec::new();
+    let mut team_index: HashMap<i64, usize> = HashMap::new();
     let mut statement = conn.prepare("SELECT id, team_id, description FROM teams")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
         let team_id = row.get_ref(1)?.as_str()?;
         if included(team_id) {
-            let team_id = TeamId::new(team_id);
-            by_rowid.insert(row.get(0)?, team_id.clone());
-            found.insert(
-                team_id,
+            team_index.insert(row.get(0)?, teams.len());
+            teams.push((
+                TeamId::new(team_id),
                 TeamState {
                     description: row.get(2)?,
                     groups: BTreeMap::new(),
                 },
-            );
+            ));
         }
     }
-    let mut groups: HashMap<i64, (TeamId, GroupName)> = HashMap::new();
+    let mut groups: HashMap<i64, (usize, GroupName)> = HashMap::new();
     let mut statement = conn.prepare("SELECT id, team, name FROM team_groups")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
-        if let Some(team_id) = by_rowid.get(&row.get::<_, i64>(1)?) {
-            let name = GroupName::new(row.get::<_, String>(2)?);
-            if let Some(state) = found.get_mut(team_id) {
-                state.groups.entry(name.clone()).or_default();
-            }
-            groups.insert(row.get(0)?, (team_id.clone(), name));
+        if let Some(&index) = team_index.get(&row.get::<_, i64>(1)?) {
+            let name = GroupName::new(row.get_ref(2)?.as_str()?);
+            teams[index].1.groups.entry(name.clone()).or_default();
+            groups.insert(row.get(0)?, (index, name));
         }
     }
     let mut statement = conn.prepare("SELECT group_id, privilege FROM group_privileges")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
-        if let Some((team_id, name)) = groups.get(&row.get::<_, i64>(0)?) {
+        if let Some((index, name)) = groups.get(&row.get::<_, i64>(0)?) {
             let privilege = parse_privilege(row.get_ref(1)?.as_str()?)?;
-            if let Some(group) = found.get_mut(team_id).and_then(|t| t.groups.get_mut(name)) {
+            if let Some(group) = teams[*index].1.groups.get_mut(name) {
                 group.privileges.insert(privilege);
             }
         }
     }
     let mut statement = conn.prepare("SELECT group_id, profile FROM group_members")?;
     let mut rows = statement.query([])?;
-    while let Some(row) = rows.next()? {
-        if let Some((team_id, name)) = groups.get(&row.get::<_, i64>(0)?) {
-            let profile = ProfileId::new(row.get_ref(1)?.as_str()?);
-            if let Some(group) = found.get_mut(team_id).and_then(|t| t.groups.get_mut(name)) {
-                group.members.insert(profile);
+    let mut run: Option<i64> = None;
+    let mut members: Vec<ProfileId> = Vec::new();
+    let flush =
+        |teams: &mut Vec<(TeamId, TeamState)>, group_id: i64, members: &mut Vec<ProfileId>| {
+            if let Some((index, name)) = groups.get(&group_id)
+                && let Some(group) = teams[*index].1.groups.get_mut(name)
+            {
+                if group.members.is_empty() {
+                    group.members = members.drain(..).collect();
+                } else {
+                    group.members.extend(members.drain(..));
+                }
             }
+            members.clear();
+        };
+    while let Some(row) = rows.next()? {
+        let group_id: i64 = row.get(0)?;
+        if run != Some(group_id) {
+            if let Some(previous) = run {
+                flush(&mut teams, previous, &mut members);
+            }
+            run = Some(group_id);
+        }
+        if groups.contains_key(&group_id) {
+            members.push(ProfileId::new(row.get_ref(1)?.as_str()?));
         }
     }
-    Ok(found)
+    if let Some(previous) = run {
+        flush(&mut teams, previous, &mut members);
+    }
+    Ok(teams.into_iter().collect())
 }
 
 /// Writes a team whole: description, groups, privileges and members replace what was there.
@@ -431,4 +453,64 @@ pub fn log(
 pub fn parse_privilege(token: &str) -> anyhow::Result<Privilege> {
     Privilege::from_token(token)
         .ok_or_else(|| anyhow!("the target file holds an unknown privilege {token:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole-table scan (above `PER_TEAM_QUERY_LIMIT` teams) reads what the per-team queries
+    /// read, and a wanted set filters it.
+    #[test]
+    fn the_scan_of_many_teams_matches_the_per_team_reads() {
+        let conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&conn, 0).unwrap();
+        let names = (0..101).map(|i| format!("u{i:03}"));
+        for id in names.chain(["zz".to_owned(), "a".to_owned()]) {
+            insert_profile(&conn, &ProfileId::new(id), "someone", false).unwrap();
+        }
+        let count = PER_TEAM_QUERY_LIMIT + 44;
+        for t in 0..count {
+            let mut groups = BTreeMap::new();
+            for g in 0..3 {
+                let members = (0..(t + g) % 5)
+                    .map(|m| ProfileId::new(format!("u{:03}", (t * 7 + m * 13) % 101)))
+                    .collect();
+                let privileges = [Privilege::Requesters, Privilege::TeamTrustees]
+                    .into_iter()
+                    .take(g)
+                    .collect();
+                groups.insert(
+                    GroupName::new(format!("group {g}")),
+                    crate::model::GroupState {
+                        privileges,
+                        members,
+                    },
+                );
+            }
+            let state = TeamState {
+                description: format!("team {t}"),
+                groups,
+            };
+            save_team(&conn, &TeamId::new(format!("T{t:04}")), &state).unwrap();
+        }
+        // Rewrite one team so its groups get new rowids after the others'.
+        let first = TeamId::new("T0000");
+        let mut state = team(&conn, &first).unwrap().unwrap();
+        state.groups.values_mut().for_each(|g| {
+            g.members
+                .extend([ProfileId::new("zz"), ProfileId::new("a")])
+        });
+        save_team(&conn, &first, &state).unwrap();
+
+        let all = teams(&conn, None).unwrap();
+        assert_eq!(all.len(), count);
+        for (id, scanned) in &all {
+            assert_eq!(Some(scanned), team(&conn, id).unwrap().as_ref(), "{id}");
+        }
+        let wanted: BTreeSet<TeamId> = all.keys().skip(1).step_by(2).cloned().collect();
+        let some = teams(&conn, Some(&wanted)).unwrap();
+        assert_eq!(some.keys().cloned().collect::<BTreeSet<_>>(), wanted);
+        assert!(some.iter().all(|(id, state)| all[id] == *state));
+    }
 }
