@@ -23,7 +23,7 @@ use crate::model::{
 };
 use crate::plan::{Operation, Plan, Step};
 use crate::secret::Secret;
-use crate::state::{Binding, JournalStatus, StateStore, StateWrite, StepIntent};
+use crate::state::{Binding, JournalStatus, StateStore, StateWrite, StepIntent, StepResult};
 use crate::target::{CheckoutRequestStatus, Target, TargetError};
 
 mod settle;
@@ -130,7 +130,23 @@ fn operation_name(step: &Step) -> String {
     }
 }
 
+/// How many steps share one commit of intents, one target transaction and one commit of results.
+/// Bounded so that a batch holds the target's write lock for well under a second.
+pub const BATCH_STEPS: usize = 512;
+
+/// What one step did, before its result is committed.
+struct Executed {
+    writes: Vec<StateWrite>,
+    remote_id: Option<RemoteId>,
+}
+
 /// Runs every step of `plan`. The plan must not be refused (the caller checks).
+///
+/// Steps run in batches of at most [`BATCH_STEPS`]: the batch's intents are committed together
+/// (`started`) before any of its target calls; the calls run inside one target batch
+/// (`Target::begin_batch`); then their results and state writes are committed together. A crash
+/// leaves the batch's steps in doubt, and `settle_in_doubt` finishes each from what the target
+/// says, exactly as for a single step.
 pub fn run(apply: Apply<'_>, plan: &Plan, run_id: &str) -> Result<ApplyReport, ApplyError> {
     let Apply {
         target,
@@ -149,145 +165,205 @@ pub fn run(apply: Apply<'_>, plan: &Plan, run_id: &str) -> Result<ApplyReport, A
         .map(|(name, user)| (name.clone(), user.remote.clone()))
         .collect();
     let total = plan.steps.len();
-    for (index, step) in plan.steps.iter().enumerate() {
-        progress.step_started(index, total, step);
-        tracing::info!(
-            step = index + 1,
-            total,
-            subject = %step.subject,
-            operation = %operation_name(step),
-            "step started"
-        );
-        let kind = kind_of(step);
-        failpoint::hit(kind, "before-intent");
-        let detail = step_detail(step, &users);
-        let entry = state.begin_step(&StepIntent {
-            run_id: run_id.to_string(),
-            step: index,
-            subject: step.subject.clone(),
-            operation: operation_name(step),
-            detail,
+    let mut start = 0;
+    while start < total {
+        let end = (start + BATCH_STEPS).min(total);
+        let batch = &plan.steps[start..end];
+        for step in batch {
+            failpoint::hit(kind_of(step), "before-intent");
+        }
+        let intents: Vec<StepIntent> = batch
+            .iter()
+            .enumerate()
+            .map(|(offset, step)| StepIntent {
+                run_id: run_id.to_string(),
+                step: start + offset,
+                subject: step.subject.clone(),
+                operation: operation_name(step),
+                detail: step_detail(step, &users),
+            })
+            .collect();
+        let entries = state.begin_steps(&intents)?;
+        for step in batch {
+            failpoint::hit(kind_of(step), "after-intent");
+        }
+        target.begin_batch().map_err(|e| {
+            ApplyError::Other(anyhow!(
+                "cannot start a batch in {}: {e}",
+                target.describe()
+            ))
         })?;
-        failpoint::hit(kind, "after-intent");
-        let fail = |state: &mut dyn StateStore, error: TargetError| -> ApplyError {
-            let message = error.to_string();
-            if let Err(e) = state.finish_step(entry, JournalStatus::Failed, &[], Some(&message)) {
-                return ApplyError::Other(e.context(message));
-            }
-            ApplyError::Step {
-                index,
-                subject: step.subject.to_string(),
-                error: Box::new(error),
-            }
-        };
-        let writes = match &step.operation {
-            Operation::Submit {
-                request,
-                team_after,
-            } => {
-                let submitter = step
-                    .submitter
-                    .as_ref()
-                    .ok_or_else(|| anyhow!("step {} has no submitter", index + 1))?;
-                report.target_calls += 1;
-                let submitted = match target.submit(submitter, request) {
-                    Ok(submitted) => submitted,
-                    Err(error) => return Err(fail(state, error)),
-                };
-                failpoint::hit(kind, "after-call");
-                if let Err(e) = state.note_remote_id(entry, &submitted.batch_id) {
-                    return Err(e.into());
-                }
-                submit_writes(
-                    step,
-                    request,
-                    team_after.as_ref(),
-                    submitter,
-                    submitted.created_otp_api_user,
-                    &mut users,
-                )?
-            }
-            Operation::Checkout {
-                otp_api_user,
-                spec,
-                vault_account,
-                ..
-            } => {
-                let vault = match vault_account
-                    .clone()
-                    .or_else(|| users.get(otp_api_user).map(|u| u.vault_account.clone()))
-                {
-                    Some(vault) => vault,
-                    None => {
-                        return Err(ApplyError::Other(anyhow!(
-                            "{}: the OTP API user {otp_api_user} is not recorded, so its vault account is unknown",
-                            step.subject
-                        )));
-                    }
-                };
-                let remote = users.get(otp_api_user).cloned().ok_or_else(|| {
-                    anyhow!(
-                        "{}: OTP API user {otp_api_user} is not recorded",
-                        step.subject
-                    )
-                })?;
-                let outcome = check_out_once(
-                    target,
-                    state,
+        let mut results: Vec<StepResult> = Vec::with_capacity(batch.len());
+        let mut failure: Option<(usize, TargetError)> = None;
+        for (offset, step) in batch.iter().enumerate() {
+            let index = start + offset;
+            let entry = entries[offset];
+            if failure.is_some() {
+                results.push(StepResult {
                     entry,
-                    &vault,
-                    spec,
-                    None,
-                    &mut report.target_calls,
-                );
-                let checked = match outcome {
-                    Ok(checked) => checked,
-                    Err(error) => return Err(fail(state, error)),
-                };
-                failpoint::hit(kind, "after-call");
-                bind_writes(key, otp_api_user, spec, &remote, checked)
+                    status: JournalStatus::Abandoned,
+                    writes: Vec::new(),
+                    message: Some("not attempted: an earlier step failed".into()),
+                    remote_id: None,
+                });
+                continue;
             }
-            Operation::ImportTeam {
-                team,
-                state: team_state,
-                requested_by,
+            progress.step_started(index, total, step);
+            tracing::info!(
+                step = index + 1,
+                total,
+                subject = %step.subject,
+                operation = %operation_name(step),
+                "step started"
+            );
+            match execute(step, index, target, key, &mut users, &mut report) {
+                Ok(executed) => results.push(StepResult {
+                    entry,
+                    status: JournalStatus::Done,
+                    writes: executed.writes,
+                    message: None,
+                    remote_id: executed.remote_id,
+                }),
+                Err(error) => {
+                    results.push(StepResult {
+                        entry,
+                        status: JournalStatus::Failed,
+                        writes: Vec::new(),
+                        message: Some(error.to_string()),
+                        remote_id: None,
+                    });
+                    failure = Some((index, error));
+                }
             }
-            | Operation::RecordTeam {
-                team,
-                state: team_state,
-                requested_by,
-            } => vec![StateWrite::PutTeam {
-                team: team.clone(),
-                record: RecordedTeam {
-                    state: team_state.clone(),
-                    requested_by: requested_by.clone(),
-                },
-            }],
-            Operation::ImportOtpApiUser {
-                name,
-                spec,
-                remote,
-                requested_by,
-            } => {
-                users.insert(name.clone(), remote.clone());
-                vec![StateWrite::PutOtpApiUser {
-                    name: name.clone(),
-                    record: RecordedOtpApiUser {
-                        spec: spec.clone(),
-                        remote: remote.clone(),
-                        requested_by: requested_by.clone(),
-                    },
-                }]
+        }
+        target.commit_batch().map_err(|e| {
+            ApplyError::Other(anyhow!(
+                "cannot commit a batch to {}: {e}; its steps are in doubt and the next apply settles them",
+                target.describe()
+            ))
+        })?;
+        for step in batch {
+            failpoint::hit(kind_of(step), "after-call");
+        }
+        state.finish_steps(&results)?;
+        for (offset, (step, result)) in batch.iter().zip(&results).enumerate() {
+            if result.status != JournalStatus::Done {
+                break;
             }
-            Operation::ForgetTeam { team } => vec![StateWrite::RemoveTeam { team: team.clone() }],
-        };
-        state.finish_step(entry, JournalStatus::Done, &writes, None)?;
-        tracing::info!(step = index + 1, subject = %step.subject, "step done");
-        failpoint::hit(kind, "after-result");
-        report.steps += 1;
-        progress.step_finished(index, total, step, "done");
+            failpoint::hit(kind_of(step), "after-result");
+            tracing::info!(step = start + offset + 1, subject = %step.subject, "step done");
+            report.steps += 1;
+            progress.step_finished(start + offset, total, step, "done");
+        }
+        if let Some((index, error)) = failure {
+            return Err(ApplyError::Step {
+                index,
+                subject: plan.steps[index].subject.to_string(),
+                error: Box::new(error),
+            });
+        }
+        start = end;
     }
     Ok(report)
+}
+
+/// Carries out one step through the target (or the state alone) and returns its state writes.
+fn execute(
+    step: &Step,
+    index: usize,
+    target: &mut dyn Target,
+    key: &Key,
+    users: &mut BTreeMap<OtpUserName, OtpApiUserRemote>,
+    report: &mut ApplyReport,
+) -> Result<Executed, TargetError> {
+    let state_only = |writes| {
+        Ok(Executed {
+            writes,
+            remote_id: None,
+        })
+    };
+    match &step.operation {
+        Operation::Submit {
+            request,
+            team_after,
+        } => {
+            let submitter = step.submitter.as_ref().ok_or_else(|| {
+                TargetError::Fault(anyhow!("step {} has no submitter", index + 1))
+            })?;
+            report.target_calls += 1;
+            let submitted = target.submit(submitter, request)?;
+            let writes = submit_writes(
+                step,
+                request,
+                team_after.as_ref(),
+                submitter,
+                submitted.created_otp_api_user,
+                users,
+            )
+            .map_err(|e| TargetError::Fault(anyhow!("{e}")))?;
+            Ok(Executed {
+                writes,
+                remote_id: Some(submitted.batch_id),
+            })
+        }
+        Operation::Checkout {
+            otp_api_user,
+            spec,
+            vault_account,
+            ..
+        } => {
+            let remote = users.get(otp_api_user).cloned().ok_or_else(|| {
+                TargetError::Fault(anyhow!(
+                    "{}: the OTP API user {otp_api_user} is not recorded, so its vault account is unknown",
+                    step.subject
+                ))
+            })?;
+            let vault = vault_account
+                .clone()
+                .unwrap_or_else(|| remote.vault_account.clone());
+            let checked = check_out_once(target, &vault, spec, None, &mut report.target_calls)?;
+            let checkout_id = checked.checkout_id.clone();
+            Ok(Executed {
+                writes: bind_writes(key, otp_api_user, spec, &remote, checked),
+                remote_id: Some(checkout_id),
+            })
+        }
+        Operation::ImportTeam {
+            team,
+            state: team_state,
+            requested_by,
+        }
+        | Operation::RecordTeam {
+            team,
+            state: team_state,
+            requested_by,
+        } => state_only(vec![StateWrite::PutTeam {
+            team: team.clone(),
+            record: RecordedTeam {
+                state: team_state.clone(),
+                requested_by: requested_by.clone(),
+            },
+        }]),
+        Operation::ImportOtpApiUser {
+            name,
+            spec,
+            remote,
+            requested_by,
+        } => {
+            users.insert(name.clone(), remote.clone());
+            state_only(vec![StateWrite::PutOtpApiUser {
+                name: name.clone(),
+                record: RecordedOtpApiUser {
+                    spec: spec.clone(),
+                    remote: remote.clone(),
+                    requested_by: requested_by.clone(),
+                },
+            }])
+        }
+        Operation::ForgetTeam { team } => {
+            state_only(vec![StateWrite::RemoveTeam { team: team.clone() }])
+        }
+    }
 }
 
 /// What a resumed run needs to settle a step (never secret).
@@ -376,12 +452,10 @@ pub(crate) struct CheckedOutAccount {
     pub password: Secret,
 }
 
-/// Requests (unless `existing` names a request already made), approves and checks out `vault`,
-/// committing the request ID as soon as the target assigns it.
+/// Requests (unless `existing` names a request already made), approves and checks out `vault`.
+/// A request that a crash interrupts is found again by its requester (`settle.rs`).
 pub(crate) fn check_out_once(
     target: &mut dyn Target,
-    state: &mut dyn StateStore,
-    entry: i64,
     vault: &AccountRef,
     spec: &CheckoutSpec,
     existing: Option<RemoteId>,
@@ -395,9 +469,6 @@ pub(crate) fn check_out_once(
         None => {
             *calls += 1;
             let request = target.request_checkout(&spec.requested_by, vault)?;
-            state
-                .note_remote_id(entry, &request.request_id)
-                .map_err(TargetError::Fault)?;
             failpoint::hit("checkout", "after-request");
             request
         }

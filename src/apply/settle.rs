@@ -169,18 +169,15 @@ fn settle_checkout(
     key: &Key,
     entry: &JournalEntry,
 ) -> Result<Outcome, ApplyError> {
-    let (Some(name), Some(vault), Some(requested_by)) = (
-        text(entry, "otp_api_user"),
-        text(entry, "vault_account"),
-        text(entry, "requested_by"),
-    ) else {
+    let (Some(name), Some(requested_by)) =
+        (text(entry, "otp_api_user"), text(entry, "requested_by"))
+    else {
         return Err(in_doubt(
             entry,
             "the journal entry lacks the check-out's details",
         ));
     };
     let name = OtpUserName::new(name);
-    let vault: AccountRef = vault.parse().map_err(|e: String| in_doubt(entry, e))?;
     let spec = CheckoutSpec {
         requested_by: ProfileId::new(requested_by),
         approved_by: entry
@@ -196,29 +193,29 @@ fn settle_checkout(
     };
     let recorded = state.load()?;
     let Some(user) = recorded.otp_api_users.get(&name) else {
-        return Err(in_doubt(
-            entry,
-            format!(
-                "OTP API user {name} is not recorded; check the target's check-outs of {vault} by hand"
-            ),
+        // The OTP API user was to be created in the same interrupted batch, and never was (its
+        // own step in doubt was abandoned): there is nothing to check out.
+        return Ok((
+            JournalStatus::Abandoned,
+            format!("OTP API user {name} does not exist: the check-out never started"),
+            Vec::new(),
         ));
     };
     let remote = user.remote.clone();
-    let request_id = match &entry.remote_id {
-        Some(id) => Some(RemoteId::new(id.clone())),
-        None => {
-            // The request may have reached the target before the crash: look for it.
-            let requests = target
-                .checkout_requests_for(&vault)
-                .map_err(|e| in_doubt(entry, format!("cannot ask the target: {e}")))?;
-            requests
-                .into_iter()
-                .rfind(|r| {
-                    r.requester == spec.requested_by && r.status != CheckoutRequestStatus::Denied
-                })
-                .map(|r| r.request_id)
-        }
+    // The journal may name the vault account (when the user existed before the step); it must be
+    // the recorded user's.
+    let vault = match text(entry, "vault_account") {
+        Some(text) => text.parse::<AccountRef>().map_err(|e| in_doubt(entry, e))?,
+        None => remote.vault_account.clone(),
     };
+    // The request may have reached the target before the crash: look for it by its requester.
+    let requests = target
+        .checkout_requests_for(&vault)
+        .map_err(|e| in_doubt(entry, format!("cannot ask the target: {e}")))?;
+    let request_id = requests
+        .into_iter()
+        .rfind(|r| r.requester == spec.requested_by && r.status != CheckoutRequestStatus::Denied)
+        .map(|r| r.request_id);
     let Some(request_id) = request_id else {
         return Ok((
             JournalStatus::Abandoned,
@@ -227,15 +224,7 @@ fn settle_checkout(
         ));
     };
     let mut calls = 0;
-    match check_out_once(
-        target,
-        state,
-        entry.id,
-        &vault,
-        &spec,
-        Some(request_id.clone()),
-        &mut calls,
-    ) {
+    match check_out_once(target, &vault, &spec, Some(request_id.clone()), &mut calls) {
         Ok(checked) => Ok((
             JournalStatus::Settled,
             format!(

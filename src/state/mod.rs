@@ -130,6 +130,17 @@ pub struct StepIntent {
     pub detail: serde_json::Value,
 }
 
+/// The outcome of one journaled step, committed with its state writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepResult {
+    pub entry: i64,
+    pub status: JournalStatus,
+    pub writes: Vec<StateWrite>,
+    pub message: Option<String>,
+    /// An ID the target assigned (a batch ID, a check-out ID).
+    pub remote_id: Option<RemoteId>,
+}
+
 /// The journal row of a step.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct JournalEntry {
@@ -192,6 +203,22 @@ pub trait StateStore {
         writes: &[StateWrite],
         message: Option<&str>,
     ) -> anyhow::Result<()>;
+
+    /// Commits the intents of several steps in one transaction, before any of their target calls.
+    fn begin_steps(&mut self, intents: &[StepIntent]) -> anyhow::Result<Vec<i64>> {
+        intents.iter().map(|i| self.begin_step(i)).collect()
+    }
+
+    /// Commits the results of several steps and their state writes in one transaction.
+    fn finish_steps(&mut self, results: &[StepResult]) -> anyhow::Result<()> {
+        for r in results {
+            if let Some(id) = &r.remote_id {
+                self.note_remote_id(r.entry, id)?;
+            }
+            self.finish_step(r.entry, r.status, &r.writes, r.message.as_deref())?;
+        }
+        Ok(())
+    }
 
     /// Steps left `started` by an earlier run.
     fn in_doubt(&mut self) -> anyhow::Result<Vec<JournalEntry>>;

@@ -683,6 +683,50 @@ impl StateStore for SqliteState {
         })
     }
 
+    fn begin_steps(&mut self, intents: &[StepIntent]) -> anyhow::Result<Vec<i64>> {
+        let now = now_rfc3339();
+        self.write_tx(|tx, _| {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO journal (run_id, step, subject, operation, status, detail, started_at)
+                 VALUES (?1, ?2, ?3, ?4, 'started', ?5, ?6)",
+            )?;
+            let mut ids = Vec::with_capacity(intents.len());
+            for intent in intents {
+                insert.execute(params![
+                    intent.run_id,
+                    intent.step as i64,
+                    intent.subject.to_string(),
+                    intent.operation,
+                    intent.detail.to_string(),
+                    now
+                ])?;
+                ids.push(tx.last_insert_rowid());
+            }
+            Ok(ids)
+        })
+    }
+
+    fn finish_steps(&mut self, results: &[super::StepResult]) -> anyhow::Result<()> {
+        let now = now_rfc3339();
+        self.write_tx(|tx, serial| {
+            for result in results {
+                apply_writes(tx, serial, &result.writes)?;
+                tx.prepare_cached(
+                    "UPDATE journal SET status = ?1, message = ?2, finished_at = ?3,
+                     remote_id = coalesce(?4, remote_id) WHERE id = ?5",
+                )?
+                .execute(params![
+                    result.status.as_str(),
+                    result.message,
+                    now,
+                    result.remote_id.as_ref().map(|r| r.as_str()),
+                    result.entry
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
     fn note_remote_id(&mut self, entry: i64, remote_id: &RemoteId) -> anyhow::Result<()> {
         self.write_tx(|tx, _| {
             tx.execute(

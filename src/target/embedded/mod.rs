@@ -277,11 +277,9 @@ impl EmbeddedTarget {
             }
             _ => {
                 sql("RELEASE operation")?;
-                if own {
-                    if let Err(e) = sql("COMMIT") {
-                        let _ = sql("ROLLBACK");
-                        return Err(e.into());
-                    }
+                if own && let Err(e) = sql("COMMIT") {
+                    let _ = sql("ROLLBACK");
+                    return Err(e.into());
                 }
             }
         }
@@ -348,7 +346,10 @@ impl Target for EmbeddedTarget {
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             let _ = self.conn.execute_batch("ROLLBACK");
             return Err(anyhow::Error::new(e)
-                .context(format!("cannot commit to target file {}", self.path.display()))
+                .context(format!(
+                    "cannot commit to target file {}",
+                    self.path.display()
+                ))
                 .into());
         }
         Ok(())
