@@ -499,6 +499,7 @@ mod tests {
             operation: Operation::Submit {
                 request,
                 team_after: None,
+                patch_state: false,
             },
             submitter: Some(p(by)),
             subject,

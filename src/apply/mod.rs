@@ -21,7 +21,7 @@ use crate::model::{
     AccountRef, Address, CheckoutSpec, OtpApiUserRemote, OtpUserName, ProfileId, Recorded,
     RecordedCheckout, RecordedOtpApiUser, RecordedTeam, RemoteId, Request, TeamId,
 };
-use crate::plan::{Operation, Plan, Step};
+use crate::plan::{Change, Operation, Plan, Step};
 use crate::secret::Secret;
 use crate::state::{Binding, JournalStatus, StateStore, StateWrite, StepIntent, StepResult};
 use crate::target::{CheckoutRequestStatus, Target, TargetError};
@@ -216,7 +216,8 @@ pub fn run(apply: Apply<'_>, plan: &Plan, run_id: &str) -> Result<ApplyReport, A
                 operation = %operation_name(step),
                 "step started"
             );
-            match execute(step, index, target, key, &mut users, &mut report) {
+            let changes = plan.changes_of_step(index);
+            match execute(step, index, changes, target, key, &mut users, &mut report) {
                 Ok(executed) => results.push(StepResult {
                     entry,
                     status: JournalStatus::Done,
@@ -271,6 +272,7 @@ pub fn run(apply: Apply<'_>, plan: &Plan, run_id: &str) -> Result<ApplyReport, A
 fn execute(
     step: &Step,
     index: usize,
+    changes: &[Change],
     target: &mut dyn Target,
     key: &Key,
     users: &mut BTreeMap<OtpUserName, OtpApiUserRemote>,
@@ -286,21 +288,38 @@ fn execute(
         Operation::Submit {
             request,
             team_after,
+            patch_state,
         } => {
             let submitter = step.submitter.as_ref().ok_or_else(|| {
                 TargetError::Fault(anyhow!("step {} has no submitter", index + 1))
             })?;
             report.target_calls += 1;
             let submitted = target.submit(submitter, request)?;
-            let writes = submit_writes(
-                step,
-                request,
-                team_after.as_ref(),
-                submitter,
-                submitted.created_otp_api_user,
-                users,
-            )
-            .map_err(|e| TargetError::Fault(anyhow!("{e}")))?;
+            let writes = match (request, team_after) {
+                (
+                    Request::TeamUpdate { team, .. } | Request::TeamMembers { team, .. },
+                    Some(after),
+                ) if *patch_state => {
+                    vec![StateWrite::PatchTeam {
+                        team: team.clone(),
+                        description: after.description.clone(),
+                        requested_by: submitter.clone(),
+                        changes: changes
+                            .iter()
+                            .map(|c| (c.address.clone(), c.action))
+                            .collect(),
+                    }]
+                }
+                _ => submit_writes(
+                    step,
+                    request,
+                    team_after.as_ref(),
+                    submitter,
+                    submitted.created_otp_api_user,
+                    users,
+                )
+                .map_err(|e| TargetError::Fault(anyhow!("{e}")))?,
+            };
             Ok(Executed {
                 writes,
                 remote_id: Some(submitted.batch_id),

@@ -536,6 +536,7 @@ mod tests {
                         state: team.clone(),
                     },
                     team_after: Some(team),
+                    patch_state: false,
                 },
                 submitter: Some(alice),
                 subject: Address::Team(t.clone()),
@@ -545,6 +546,7 @@ mod tests {
                 operation: Operation::Submit {
                     request: Request::CreateOtpApiUser { spec: spec() },
                     team_after: None,
+                    patch_state: false,
                 },
                 submitter: Some(bob.clone()),
                 subject: Address::OtpApiUser(user.clone()),

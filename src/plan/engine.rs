@@ -296,7 +296,7 @@ impl<'a> Builder<'a> {
                                 }],
                             );
                             self.teams_after.insert(id.clone(), Some(o.state.clone()));
-                            self.update_team(id, &o.state, &d.state, &d.requested_by, false);
+                            self.update_team(id, &o.state, &d.state, &d.requested_by, false, true);
                         }
                         Some(_) => self.refuse(
                             import,
@@ -319,7 +319,8 @@ impl<'a> Builder<'a> {
                     }
                     Some(o) => {
                         let record = r.state != o.state || r.requested_by != d.requested_by;
-                        self.update_team(id, &o.state, &d.state, &d.requested_by, record);
+                        let patch = r.state == o.state;
+                        self.update_team(id, &o.state, &d.state, &d.requested_by, record, patch);
                     }
                 },
                 Merged::Right(r) => match observed {
@@ -445,6 +446,7 @@ impl<'a> Builder<'a> {
             Operation::Submit {
                 request,
                 team_after: Some(state.clone()),
+                patch_state: false,
             },
             Some(submitter.clone()),
             address,
@@ -459,6 +461,7 @@ impl<'a> Builder<'a> {
         desired: &TeamState,
         submitter: &ProfileId,
         record: bool,
+        patch_state: bool,
     ) {
         let mut visits = Vec::new();
         let delta: TeamDelta = diff_team(
@@ -501,6 +504,7 @@ impl<'a> Builder<'a> {
             Operation::Submit {
                 request,
                 team_after: Some(desired.clone()),
+                patch_state,
             },
             Some(submitter.clone()),
             address,
@@ -516,6 +520,7 @@ impl<'a> Builder<'a> {
             Operation::Submit {
                 request,
                 team_after: None,
+                patch_state: false,
             },
             Some(submitter),
             address,
@@ -736,6 +741,7 @@ impl<'a> Builder<'a> {
             Operation::Submit {
                 request,
                 team_after: None,
+                patch_state: false,
             },
             Some(submitter.clone()),
             address.clone(),

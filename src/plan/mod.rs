@@ -147,6 +147,10 @@ pub enum Operation {
         request: Request,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         team_after: Option<TeamState>,
+        /// The state records the team exactly as the target holds it, so apply may record the
+        /// result by writing only the addresses this step changes.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        patch_state: bool,
     },
     /// Request, approve and check out the vault account of an OTP API user, and bind it.
     Checkout {

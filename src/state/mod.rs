@@ -61,6 +61,15 @@ pub enum StateWrite {
     RemoveTeam {
         team: TeamId,
     },
+    /// Records a team request by writing only the addresses it changed (created or deleted
+    /// groups, privileges and members) and the team's own row. Valid only when the state held
+    /// the team exactly as the target did before the request.
+    PatchTeam {
+        team: TeamId,
+        description: String,
+        requested_by: ProfileId,
+        changes: Vec<(Address, crate::plan::Action)>,
+    },
     PutOtpApiUser {
         name: OtpUserName,
         record: RecordedOtpApiUser,

@@ -20,9 +20,9 @@ use super::{
 use crate::clock::now_rfc3339;
 use crate::fsutil;
 use crate::model::{
-    AccountRef, CheckoutSpec, GroupName, GroupState, OtpApiUserRemote, OtpApiUserSpec, OtpUserName,
-    Privilege, ProfileId, Recorded, RecordedCheckout, RecordedOtpApiUser, RecordedTeam, RemoteId,
-    TeamId,
+    AccountRef, Address, CheckoutSpec, GroupName, GroupState, OtpApiUserRemote, OtpApiUserSpec,
+    OtpUserName, Privilege, ProfileId, Recorded, RecordedCheckout, RecordedOtpApiUser,
+    RecordedTeam, RemoteId, TeamId,
 };
 
 /// A state file opened for reading and writing.
@@ -122,6 +122,9 @@ impl SqliteState {
         let path = self.path.clone();
         let conn = &mut self.conn;
         conn.pragma_update(None, "synchronous", "FULL")
+            .on_state(&path)?;
+        // A 64 MiB page cache (SQLite's default is 2 MiB): large states stay in memory.
+        conn.pragma_update(None, "cache_size", -65536)
             .on_state(&path)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
@@ -321,6 +324,59 @@ fn apply_writes(
                             "{}",
                             serial
                         ])?;
+                    }
+                }
+            }
+            StateWrite::PatchTeam {
+                team,
+                description,
+                requested_by,
+                changes,
+            } => {
+                let attributes = serde_json::to_string(&TeamAttributes {
+                    description: description.clone(),
+                })
+                .map_err(json_error)?;
+                tx.prepare_cached(
+                    "INSERT INTO resources (address, kind, team, grp, item, remote_id, requested_by, attributes, serial)
+                     VALUES (?1, 'team', ?2, NULL, NULL, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (address) DO UPDATE SET requested_by = excluded.requested_by,
+                         attributes = excluded.attributes, serial = excluded.serial",
+                )?
+                .execute(params![
+                    format!("team.{team}"),
+                    team.as_str(),
+                    requested_by.as_str(),
+                    attributes,
+                    serial
+                ])?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO resources (address, kind, team, grp, item, remote_id, requested_by, attributes, serial)
+                     VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, '{}', ?6)",
+                )?;
+                let mut delete = tx.prepare_cached("DELETE FROM resources WHERE address = ?1")?;
+                for (address, action) in changes {
+                    let (kind, group, item) = match address {
+                        Address::Group(_, g) => ("group", g.as_str(), None),
+                        Address::Privilege(_, g, p) => ("privilege", g.as_str(), Some(p.token())),
+                        Address::Member(_, g, m) => ("member", g.as_str(), Some(m.as_str())),
+                        _ => continue,
+                    };
+                    match action {
+                        crate::plan::Action::Create => {
+                            insert.execute(params![
+                                address.to_string(),
+                                kind,
+                                team.as_str(),
+                                group,
+                                item,
+                                serial
+                            ])?;
+                        }
+                        crate::plan::Action::Delete => {
+                            delete.execute([address.to_string()])?;
+                        }
+                        _ => {}
                     }
                 }
             }

@@ -62,7 +62,10 @@ pub fn submit(
                     return Err(TargetError::Refused(all));
                 }
                 Ok(_) if !unknown.is_empty() => return Err(TargetError::Refused(unknown)),
-                Ok(Some(after)) => store::save_team(conn, team_id, &after)?,
+                Ok(Some(after)) => match &team_now {
+                    Some(before) => store::update_team(conn, team_id, before, &after)?,
+                    None => store::save_team(conn, team_id, &after)?,
+                },
                 Ok(None) => store::delete_team(conn, team_id)?,
             }
             None
