@@ -230,58 +230,71 @@ impl EmbeddedTarget {
         let path = &self.path;
         let conn = &self.conn;
         let own = !self.in_batch;
-        let sql = |statement: &str| {
-            conn.execute_batch(statement)
+        // Cached statements: inside a batch an operation costs one savepoint, not a re-parse.
+        let sql = |statement: &str| -> anyhow::Result<()> {
+            conn.prepare_cached(statement)
+                .and_then(|mut s| s.execute([]))
+                .map(|_| ())
                 .with_context(|| format!("target file {}: {statement} failed", path.display()))
         };
         if own {
             sql("BEGIN IMMEDIATE")?;
         }
+        // Expired check-outs close whatever the operation's own outcome.
+        if let Err(e) = checkout::close_expired(conn, &env) {
+            if own {
+                let _ = sql("ROLLBACK");
+            }
+            return Err(e.into());
+        }
         sql("SAVEPOINT operation")?;
-        let result = (|| -> TargetResult<T> {
-            checkout::close_expired(conn, &env)?;
-            let mut note = Note {
-                submitter: submitter.to_owned(),
-                object,
-                reference: None,
-                outcome: None,
-            };
-            sql("SAVEPOINT work")?;
-            let result = body(conn, &env, &mut note);
-            match &result {
-                Ok(_) => sql("RELEASE work")?,
-                Err(TargetError::Fault(_)) => return result,
-                Err(_) => sql("ROLLBACK TO work; RELEASE work")?,
+        let mut note = Note {
+            submitter: submitter.to_owned(),
+            object,
+            reference: None,
+            outcome: None,
+        };
+        let result = body(conn, &env, &mut note);
+        let undo = || -> anyhow::Result<()> {
+            sql("ROLLBACK TO operation")?;
+            sql("RELEASE operation")
+        };
+        if let Err(TargetError::Fault(_)) = &result {
+            let _ = undo();
+            if own {
+                let _ = sql("ROLLBACK");
             }
-            let outcome = match &result {
-                Ok(_) => note.outcome.take().unwrap_or_else(|| "done".to_owned()),
-                Err(error) => outcome_of(error),
-            };
-            store::log(
-                conn,
-                env.now,
-                kind,
-                &note.submitter,
-                &note.object,
-                note.reference.as_deref(),
-                &outcome,
-            )?;
-            result
-        })();
-        match &result {
-            Err(TargetError::Fault(_)) => {
-                let _ = sql("ROLLBACK TO operation; RELEASE operation");
-                if own {
-                    let _ = sql("ROLLBACK");
-                }
-            }
-            _ => {
+            return result;
+        }
+        let outcome = match &result {
+            Ok(_) => {
                 sql("RELEASE operation")?;
-                if own && let Err(e) = sql("COMMIT") {
-                    let _ = sql("ROLLBACK");
-                    return Err(e.into());
-                }
+                note.outcome.take().unwrap_or_else(|| "done".to_owned())
             }
+            // A refusal changes nothing but the log.
+            Err(error) => {
+                undo()?;
+                outcome_of(error)
+            }
+        };
+        let logged = store::log(
+            conn,
+            env.now,
+            kind,
+            &note.submitter,
+            &note.object,
+            note.reference.as_deref(),
+            &outcome,
+        );
+        if let Err(e) = logged {
+            if own {
+                let _ = sql("ROLLBACK");
+            }
+            return Err(e.into());
+        }
+        if own && let Err(e) = sql("COMMIT") {
+            let _ = sql("ROLLBACK");
+            return Err(e.into());
         }
         result
     }
