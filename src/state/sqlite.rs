@@ -123,9 +123,6 @@ impl SqliteState {
         let conn = &mut self.conn;
         conn.pragma_update(None, "synchronous", "FULL")
             .on_state(&path)?;
-        // A 64 MiB page cache (SQLite's default is 2 MiB): large states stay in memory.
-        conn.pragma_update(None, "cache_size", -65536)
-            .on_state(&path)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
             .on_state(&path)?;
@@ -740,6 +737,12 @@ impl StateStore for SqliteState {
     }
 
     fn begin_steps(&mut self, intents: &[StepIntent]) -> anyhow::Result<Vec<i64>> {
+        // Applying writes many pages: a 64 MiB page cache (SQLite's default is 2 MiB). Plans
+        // scan in order and keep the small default, which costs less to fill.
+        let path = self.path.clone();
+        self.conn
+            .pragma_update(None, "cache_size", -65536)
+            .on_state(&path)?;
         let now = now_rfc3339();
         self.write_tx(|tx, _| {
             let mut insert = tx.prepare_cached(

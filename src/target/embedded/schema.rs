@@ -220,12 +220,8 @@ pub fn connect(path: &Path) -> anyhow::Result<Connection> {
             path.display()
         );
     }
-    // A 64 MiB page cache: a million memberships do not fit SQLite's default 2 MiB, and a cold
-    // B-tree walk per operation made large applies grow faster than linearly.
-    conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;",
-    )
-    .with_context(not_a_database)?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .with_context(not_a_database)?;
     Ok(conn)
 }
 
