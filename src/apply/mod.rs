@@ -580,3 +580,6 @@ pub(crate) fn bind_writes(
 pub fn team_of(detail: &serde_json::Value) -> Option<TeamId> {
     detail.get("team")?.as_str().map(TeamId::new)
 }
+
+#[cfg(test)]
+mod tests;
