@@ -684,3 +684,52 @@ fn a_replaced_state_file_never_leads_to_a_duplicate() {
     assert_eq!(vault_checkouts(&sandbox), 1);
     assert_eq!(otp_api_users_in_target(&sandbox), 1);
 }
+
+/// A missing or wrong state key is a clear error, never a new key over old bindings, garbage or
+/// a panic; and nothing is sealed with a key that cannot read the existing bindings.
+#[test]
+fn a_missing_or_wrong_state_key_is_refused_clearly() {
+    let sandbox = applied();
+    sandbox.edit(
+        "teams.toml",
+        "members = [\"carol\"]",
+        "members = [\"carol\", \"dave\"]",
+    );
+    let key = sandbox.read(".pamform/state.db.key");
+    std::fs::remove_file(sandbox.path(".pamform/state.db.key")).unwrap();
+    let apply = sandbox.run(&["apply", "--auto-approve"]).expect(1);
+    assert!(apply.stderr.contains("no state key"), "{apply}");
+    assert!(
+        !sandbox.path(".pamform/state.db.key").exists(),
+        "no new key over old bindings"
+    );
+    let lookup = get(&sandbox).expect(1);
+    assert!(lookup.stderr.contains("no state key"), "{lookup}");
+
+    let wrong = "ab".repeat(32);
+    let env = [("PAMFORM_STATE_KEY", wrong.as_str())];
+    let apply = sandbox
+        .run_with(&["apply", "--auto-approve"], &env)
+        .expect(1);
+    assert!(apply.stderr.contains("does not decrypt"), "{apply}");
+    let lookup = sandbox
+        .run_with(&["pamutil", "get", "CORP-DC", "svc_billing"], &env)
+        .expect(1);
+    assert!(lookup.stderr.contains("cannot decrypt"), "{lookup}");
+    assert!(!lookup.stderr.contains("panicked"));
+    let bad = sandbox
+        .run_with(
+            &["pamutil", "get", "CORP-DC", "svc_billing"],
+            &[("PAMFORM_STATE_KEY", "nope")],
+        )
+        .expect(1);
+    assert!(bad.stderr.contains("PAMFORM_STATE_KEY"), "{bad}");
+    assert!(
+        !bad.stderr.contains("nope"),
+        "the key is never echoed: {bad}"
+    );
+
+    sandbox.write(".pamform/state.db.key", &key);
+    sandbox.run(&["apply", "--auto-approve"]).expect(0);
+    get(&sandbox).expect(0);
+}

@@ -125,17 +125,39 @@ fn confirm(printer: &Printer) -> anyhow::Result<bool> {
     }
 }
 
+/// Resolves the state key. A new key is created only for a state that holds no binding yet: a
+/// missing key for existing bindings is an error (a new key could never read them), and a key
+/// that does not decrypt the existing bindings is refused before anything is sealed with it.
 fn resolve_key(
     args: &ApplyArgs,
     state_path: &std::path::Path,
+    state: &mut crate::state::SqliteState,
     printer: &Printer,
 ) -> anyhow::Result<crate::crypto::Key> {
-    let resolved = keys::state_key(state_path, args.state_key_file.as_deref(), true)?;
+    let bindings = state.bindings()?;
+    let resolved = keys::state_key(
+        state_path,
+        args.state_key_file.as_deref(),
+        bindings.is_empty(),
+    )?;
     if let Some(path) = &resolved.created {
         printer.status(format!(
             "Created a new state key at {} (0600); keep it with the state: without it the bound credentials cannot be read.",
             path.display()
         ));
+    }
+    if let Some(binding) = bindings.first() {
+        crate::crypto::open(
+            &resolved.key,
+            &apply::binding_aad(&binding.otp_api_user),
+            &binding.sealed_otp,
+        )
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "the state key does not decrypt the bindings in {} (a wrong PAMFORM_STATE_KEY or key file?); nothing was changed",
+                state_path.display()
+            )
+        })?;
     }
     Ok(resolved.key)
 }
@@ -159,7 +181,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Exit> {
     let mut state = workspace.open_state()?;
     let mut key = None;
     if !state.in_doubt()?.is_empty() {
-        key = Some(resolve_key(args, &state_path, printer)?);
+        key = Some(resolve_key(args, &state_path, &mut state, printer)?);
     }
     let settled = match &key {
         Some(key) => apply::settle_in_doubt(target.as_mut(), &mut state, key),
@@ -215,7 +237,7 @@ pub fn run(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Exit> {
 
     let key = match key {
         Some(key) => key,
-        None => resolve_key(args, &state_path, printer)?,
+        None => resolve_key(args, &state_path, &mut state, printer)?,
     };
     execute(
         target.as_mut(),
@@ -377,7 +399,7 @@ fn run_saved(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<Exit> {
     }
     drop(existing);
     let mut state = workspace.open_state()?;
-    let key = resolve_key(args, &state_path, printer)?;
+    let key = resolve_key(args, &state_path, &mut state, printer)?;
     execute(
         target.as_mut(),
         &mut state,
