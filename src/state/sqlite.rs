@@ -214,6 +214,19 @@ impl SqliteState {
         Ok(())
     }
 
+    /// Runs a query and collects its rows.
+    fn rows<T>(
+        &mut self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> anyhow::Result<Vec<T>> {
+        let path = self.path.clone();
+        let mut statement = self.conn.prepare_cached(sql).on_state(&path)?;
+        let rows = statement.query_map(params, row).on_state(&path)?;
+        rows.collect::<Result<_, _>>().on_state(&path)
+    }
+
     fn write_tx<T>(
         &mut self,
         body: impl FnOnce(&rusqlite::Transaction<'_>, u64) -> rusqlite::Result<T>,
@@ -718,21 +731,12 @@ impl StateStore for SqliteState {
     }
 
     fn begin_step(&mut self, intent: &StepIntent) -> anyhow::Result<i64> {
-        let detail = intent.detail.to_string();
-        self.write_tx(|tx, _| {
-            tx.execute(
-                "INSERT INTO journal (run_id, step, subject, operation, status, detail, started_at)
-                 VALUES (?1, ?2, ?3, ?4, 'started', ?5, ?6)",
-                params![
-                    intent.run_id,
-                    intent.step as i64,
-                    intent.subject.to_string(),
-                    intent.operation,
-                    detail,
-                    now_rfc3339()
-                ],
-            )?;
-            Ok(tx.last_insert_rowid())
+        let ids = self.begin_steps(std::slice::from_ref(intent))?;
+        ids.first().copied().ok_or_else(|| {
+            anyhow!(
+                "state file {}: no journal entry written",
+                self.path.display()
+            )
         })
     }
 
@@ -803,40 +807,31 @@ impl StateStore for SqliteState {
         writes: &[StateWrite],
         message: Option<&str>,
     ) -> anyhow::Result<()> {
-        self.write_tx(|tx, serial| {
-            apply_writes(tx, serial, writes)?;
-            tx.execute(
-                "UPDATE journal SET status = ?1, message = ?2, finished_at = ?3 WHERE id = ?4",
-                params![status.as_str(), message, now_rfc3339(), entry],
-            )?;
-            Ok(())
-        })
+        self.finish_steps(&[super::StepResult {
+            entry,
+            status,
+            writes: writes.to_vec(),
+            message: message.map(str::to_string),
+            remote_id: None,
+        }])
     }
 
     fn in_doubt(&mut self) -> anyhow::Result<Vec<JournalEntry>> {
-        let path = self.path.clone();
-        let mut statement = self
-            .conn
-            .prepare(&format!(
-                "SELECT {JOURNAL_COLUMNS} FROM journal WHERE status = 'started' ORDER BY id"
-            ))
-            .on_state(&path)?;
-        let rows = statement.query_map([], journal_row).on_state(&path)?;
-        rows.collect::<Result<_, _>>().on_state(&path)
+        self.rows(
+            &format!("SELECT {JOURNAL_COLUMNS} FROM journal WHERE status = 'started' ORDER BY id"),
+            [],
+            journal_row,
+        )
     }
 
     fn journal(&mut self, limit: usize) -> anyhow::Result<Vec<JournalEntry>> {
-        let path = self.path.clone();
-        let mut statement = self
-            .conn
-            .prepare(&format!(
+        self.rows(
+            &format!(
                 "SELECT {JOURNAL_COLUMNS} FROM (SELECT * FROM journal ORDER BY id DESC LIMIT ?1) ORDER BY id"
-            ))
-            .on_state(&path)?;
-        let rows = statement
-            .query_map([limit as i64], journal_row)
-            .on_state(&path)?;
-        rows.collect::<Result<_, _>>().on_state(&path)
+            ),
+            [limit as i64],
+            journal_row,
+        )
     }
 
     fn write(&mut self, writes: &[StateWrite]) -> anyhow::Result<()> {
@@ -856,15 +851,11 @@ impl StateStore for SqliteState {
     }
 
     fn bindings(&mut self) -> anyhow::Result<Vec<Binding>> {
-        let path = self.path.clone();
-        let mut statement = self
-            .conn
-            .prepare(&format!(
-                "SELECT {BINDING_COLUMNS} FROM bindings ORDER BY otp_api_user"
-            ))
-            .on_state(&path)?;
-        let rows = statement.query_map([], binding_row).on_state(&path)?;
-        rows.collect::<Result<_, _>>().on_state(&path)
+        self.rows(
+            &format!("SELECT {BINDING_COLUMNS} FROM bindings ORDER BY otp_api_user"),
+            [],
+            binding_row,
+        )
     }
 
     fn otp_api_users(&mut self) -> anyhow::Result<BTreeMap<OtpUserName, RecordedOtpApiUser>> {
@@ -1019,13 +1010,10 @@ impl StateStore for SqliteState {
     }
 
     fn audit_log(&mut self) -> anyhow::Result<Vec<AuditEntry>> {
-        let path = self.path.clone();
-        let mut statement = self
-            .conn
-            .prepare("SELECT at, actor, host, command, run_id, summary FROM audit ORDER BY id")
-            .on_state(&path)?;
-        let rows = statement
-            .query_map([], |row| {
+        self.rows(
+            "SELECT at, actor, host, command, run_id, summary FROM audit ORDER BY id",
+            [],
+            |row| {
                 Ok(AuditEntry {
                     at: row.get(0)?,
                     actor: row.get(1)?,
@@ -1034,9 +1022,8 @@ impl StateStore for SqliteState {
                     run_id: row.get(4)?,
                     summary: row.get(5)?,
                 })
-            })
-            .on_state(&path)?;
-        rows.collect::<Result<_, _>>().on_state(&path)
+            },
+        )
     }
 }
 
