@@ -109,7 +109,21 @@ pub fn build(
         teams_after: BTreeMap::new(),
         created_users: BTreeSet::new(),
         deletions: Vec::new(),
+        users_by_description: BTreeMap::new(),
+        declared_guids: BTreeMap::new(),
     };
+    for (guid, user) in &observed.otp_api_users {
+        builder
+            .users_by_description
+            .entry((&user.spec.team, user.spec.description.as_str()))
+            .or_default()
+            .push(guid);
+    }
+    for (name, user) in &recorded.otp_api_users {
+        if desired.otp_api_users.contains_key(name) {
+            builder.declared_guids.insert(&user.remote.guid, name);
+        }
+    }
     builder.teams();
     builder.otp_api_users();
     builder.checkouts();
@@ -133,6 +147,10 @@ struct Builder<'a> {
     created_users: BTreeSet<OtpUserName>,
     /// Team deletions, planned last.
     deletions: Vec<(TeamId, ProfileId, Vec<Visit>)>,
+    /// The target's OTP API users by (team, description), for the duplicate guard.
+    users_by_description: BTreeMap<(&'a TeamId, &'a str), Vec<&'a RemoteId>>,
+    /// The declared name the state records each OTP API user GUID under.
+    declared_guids: BTreeMap<&'a RemoteId, &'a OtpUserName>,
 }
 
 impl<'a> Builder<'a> {
@@ -649,23 +667,18 @@ impl<'a> Builder<'a> {
         name: &OtpUserName,
         d: &crate::model::DesiredOtpApiUser,
     ) -> bool {
-        let claimed: BTreeSet<&RemoteId> = self
-            .recorded
-            .otp_api_users
-            .iter()
-            .filter(|(other, _)| *other != name && self.desired.otp_api_users.contains_key(*other))
-            .map(|(_, user)| &user.remote.guid)
-            .collect();
+        // Indexed: a lost state with thousands of OTP API users stays O(N log N).
         let candidate = self
-            .observed
-            .otp_api_users
-            .iter()
-            .find(|(guid, o)| {
-                !claimed.contains(guid)
-                    && o.spec.team == d.spec.team
-                    && o.spec.description == d.spec.description
+            .users_by_description
+            .get(&(&d.spec.team, d.spec.description.as_str()))
+            .into_iter()
+            .flatten()
+            .find(|guid| {
+                self.declared_guids
+                    .get(*guid)
+                    .is_none_or(|owner| *owner == name)
             })
-            .map(|(guid, _)| guid.clone());
+            .map(|guid| (*guid).clone());
         let Some(guid) = candidate else {
             return false;
         };
