@@ -52,7 +52,9 @@ Exit codes:
 Environment:
   PAMFORM_LOG        log filter, e.g. info or pamform=debug (logs go to stderr)
   PAMFORM_STATE_KEY  the state key, 64 hex characters (default: a key file beside the state)
-  NO_COLOR           disable colour; CI  never prompt";
+  PAMFORM_DIR        the manifest directory of `pamform pamutil` (like -C)
+  NO_COLOR           disable colour
+  CI                 never prompt: a needed prompt is an error that names --auto-approve";
 
 /// Declarative plan/apply provisioning for Bravura Privilege teams, OTP API users and check-outs.
 #[derive(Debug, Parser)]
@@ -81,11 +83,14 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Parse and validate a manifest directory; report every error at once.
+    #[command(after_help = EXIT_CODES_HELP)]
     Validate(validate::ValidateArgs),
     /// Show what apply would change, and refuse what the target would refuse.
+    #[command(after_help = EXIT_CODES_HELP)]
     Plan(plan::PlanArgs),
     /// Plan, confirm, and make the changes in order through the target; or apply a saved plan
     /// file (`plan --out`) exactly.
+    #[command(after_help = EXIT_CODES_HELP)]
     Apply(apply::ApplyArgs),
     /// Render a saved plan file.
     Show(show::ShowArgs),
