@@ -378,3 +378,34 @@ fn a_corrupt_state_is_refused_without_touching_the_target() {
         );
     }
 }
+
+/// T11, damage SQLite cannot see: a flipped byte inside a recorded address or its key columns is
+/// caught by the row's own consistency (every address repeats its key columns).
+#[test]
+fn a_damaged_row_is_caught_before_anything_is_planned() {
+    let pristine = applied();
+    let bytes = std::fs::read(pristine.path(".pamform/state.db")).unwrap();
+    let needle = b"member.CORP-AD/Trustees/alice";
+    let offsets: Vec<usize> = bytes
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(i, _)| i + needle.len() - 3)
+        .collect();
+    assert!(!offsets.is_empty());
+    let mut detected = 0;
+    for offset in offsets {
+        let sandbox = applied();
+        let mut own = std::fs::read(sandbox.path(".pamform/state.db")).unwrap();
+        assert_eq!(&own[offset - needle.len() + 3..offset + 3], needle);
+        own[offset] ^= 0x01;
+        std::fs::write(sandbox.path(".pamform/state.db"), &own).unwrap();
+        let run = sandbox.run(&["plan"]);
+        assert!(!run.stderr.contains("panicked"), "{run}");
+        if run.code == 1 && run.stderr.contains("does not spell its own address") {
+            detected += 1;
+            assert!(run.stderr.contains("member.CORP-AD/Trustees/al"), "{run}");
+        }
+    }
+    assert!(detected >= 1, "the table's copy of the address is checked");
+}

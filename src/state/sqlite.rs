@@ -461,6 +461,47 @@ fn apply_writes(
     Ok(())
 }
 
+/// Whether a row's columns spell its address. Every address repeats its key columns, so a damaged
+/// byte in either (a bit flip, a torn write SQLite cannot see) shows up as a mismatch. Allocates
+/// nothing: `load` runs it on every row.
+fn address_matches(
+    address: &str,
+    kind: &str,
+    team: Option<&str>,
+    group: Option<&str>,
+    item: Option<&str>,
+) -> bool {
+    let Some(rest) = address
+        .strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix('.'))
+    else {
+        return false;
+    };
+    let parts: &[Option<&str>] = match kind {
+        "team" => &[team],
+        "group" => &[team, group],
+        "privilege" | "member" => &[team, group, item],
+        "otp_api_user" | "checkout" => &[item],
+        _ => return false,
+    };
+    let mut rest = rest;
+    for (i, part) in parts.iter().enumerate() {
+        let Some(part) = part else { return false };
+        let Some(after) = rest.strip_prefix(part) else {
+            return false;
+        };
+        rest = if i + 1 < parts.len() {
+            match after.strip_prefix('/') {
+                Some(after) => after,
+                None => return false,
+            }
+        } else {
+            after
+        };
+    }
+    rest.is_empty()
+}
+
 fn corrupt(path: &Path, address: &str, what: impl std::fmt::Display) -> anyhow::Error {
     anyhow!(
         "state file {} is inconsistent at {address}: {what}",
@@ -614,6 +655,11 @@ impl StateStore for SqliteState {
                 let team = text(2)?;
                 let group = text(3)?;
                 let item = text(4)?;
+                if !address_matches(address, kind, team, group, item) {
+                    return Err(bad(
+                        "the row does not spell its own address: the file is damaged; restore it from a backup (pamform made no change)",
+                    ));
+                }
                 match kind {
                     "member" => {
                         let team = team.ok_or_else(|| bad("no team"))?;
@@ -1087,6 +1133,64 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn rows_must_spell_their_address() {
+        let cases = [
+            ("team.T", "team", Some("T"), None, None, true),
+            ("group.T/G 1", "group", Some("T"), Some("G 1"), None, true),
+            (
+                "member.T/G/bob",
+                "member",
+                Some("T"),
+                Some("G"),
+                Some("bob"),
+                true,
+            ),
+            (
+                "member.T/G/bob",
+                "member",
+                Some("T"),
+                Some("G"),
+                Some("bxb"),
+                false,
+            ),
+            (
+                "member.T/G/bob",
+                "member",
+                Some("T"),
+                Some("H"),
+                Some("bob"),
+                false,
+            ),
+            (
+                "member.T/G/bobx",
+                "member",
+                Some("T"),
+                Some("G"),
+                Some("bob"),
+                false,
+            ),
+            (
+                "privilege.T/G/Requesters",
+                "privilege",
+                Some("T"),
+                Some("G"),
+                Some("Requesters"),
+                true,
+            ),
+            ("checkout.x", "checkout", None, None, Some("x"), true),
+            ("checkout.x", "otp_api_user", None, None, Some("x"), false),
+            ("team.T", "team", None, None, None, false),
+        ];
+        for (address, kind, team, group, item, ok) in cases {
+            assert_eq!(
+                address_matches(address, kind, team, group, item),
+                ok,
+                "{address}"
+            );
+        }
     }
 
     #[test]
