@@ -295,7 +295,8 @@ fn execute(
             })?;
             report.target_calls += 1;
             let submitted = target.submit(submitter, request)?;
-            let writes = match (request, team_after) {
+            let after = resulting_team(request, team_after.as_ref());
+            let writes = match (request, after) {
                 (
                     Request::TeamUpdate { team, .. } | Request::TeamMembers { team, .. },
                     Some(after),
@@ -313,7 +314,7 @@ fn execute(
                 _ => submit_writes(
                     step,
                     request,
-                    team_after.as_ref(),
+                    after,
                     submitter,
                     submitted.created_otp_api_user,
                     users,
@@ -417,6 +418,18 @@ fn step_detail(step: &Step, users: &BTreeMap<OtpUserName, OtpApiUserRemote>) -> 
             })
         }
         _ => json!({}),
+    }
+}
+
+/// The team as a team request leaves it: in the request itself for `TEAM-CREATE` and
+/// `TEAM-UPDATE`, spelled by the plan for `TEAM-MEMBERS`.
+fn resulting_team<'a>(
+    request: &'a Request,
+    team_after: Option<&'a crate::model::TeamState>,
+) -> Option<&'a crate::model::TeamState> {
+    match request {
+        Request::TeamCreate { state, .. } | Request::TeamUpdate { state, .. } => Some(state),
+        _ => team_after,
     }
 }
 

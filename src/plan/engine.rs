@@ -463,7 +463,7 @@ impl<'a> Builder<'a> {
         self.push_step(
             Operation::Submit {
                 request,
-                team_after: Some(state.clone()),
+                team_after: None,
                 patch_state: false,
             },
             Some(submitter.clone()),
@@ -518,10 +518,12 @@ impl<'a> Builder<'a> {
         };
         self.check_new_members(&visits, request.kind(), submitter);
         self.check_team_request(&request, submitter, &address);
+        // TEAM-UPDATE carries the whole team already; only TEAM-MEMBERS needs the result spelled.
+        let team_after = matches!(request, Request::TeamMembers { .. }).then(|| desired.clone());
         self.push_step(
             Operation::Submit {
                 request,
-                team_after: Some(desired.clone()),
+                team_after,
                 patch_state,
             },
             Some(submitter.clone()),

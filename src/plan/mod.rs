@@ -141,8 +141,9 @@ pub struct Note {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Operation {
-    /// Submit a predefined request to the target. `team_after` is the team as the request leaves
-    /// it (for team requests other than deletion), which apply records in the state.
+    /// Submit a predefined request to the target. `team_after` is the team as a `TEAM-MEMBERS`
+    /// request leaves it, which apply records in the state (`TEAM-CREATE` and `TEAM-UPDATE` carry
+    /// the whole team in the request itself).
     Submit {
         request: Request,
         #[serde(default, skip_serializing_if = "Option::is_none")]
