@@ -265,6 +265,55 @@ fn json_error(e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(e))
 }
 
+/// Writes (or rewrites) a team's own row: its description and who submits its requests.
+fn put_team_header(
+    tx: &rusqlite::Transaction<'_>,
+    serial: i64,
+    team: &TeamId,
+    description: &str,
+    requested_by: &ProfileId,
+) -> rusqlite::Result<()> {
+    let attributes = serde_json::to_string(&TeamAttributes {
+        description: description.to_string(),
+    })
+    .map_err(json_error)?;
+    tx.prepare_cached(
+        "INSERT INTO resources (address, kind, team, grp, item, remote_id, requested_by, attributes, serial)
+         VALUES (?1, 'team', ?2, NULL, NULL, ?2, ?3, ?4, ?5)
+         ON CONFLICT (address) DO UPDATE SET requested_by = excluded.requested_by,
+             attributes = excluded.attributes, serial = excluded.serial",
+    )?
+    .execute(params![
+        format!("team.{team}"),
+        team.as_str(),
+        requested_by.as_str(),
+        attributes,
+        serial
+    ])?;
+    Ok(())
+}
+
+/// Writes the row of a group of `team` (`item` `None`), or of one of its privileges or members
+/// (`item` `Some((kind, token or profile))`); the address is spelled from the same columns.
+fn put_team_row(
+    tx: &rusqlite::Transaction<'_>,
+    serial: i64,
+    team: &TeamId,
+    group: &str,
+    item: Option<(&'static str, &str)>,
+) -> rusqlite::Result<()> {
+    let (kind, address, item) = match item {
+        None => ("group", format!("group.{team}/{group}"), None),
+        Some((kind, item)) => (kind, format!("{kind}.{team}/{group}/{item}"), Some(item)),
+    };
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO resources (address, kind, team, grp, item, remote_id, requested_by, attributes, serial)
+         VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, '{}', ?6)",
+    )?
+    .execute(params![address, kind, team.as_str(), group, item, serial])?;
+    Ok(())
+}
+
 fn apply_writes(
     tx: &rusqlite::Transaction<'_>,
     serial: u64,
@@ -278,62 +327,32 @@ fn apply_writes(
                     "DELETE FROM resources WHERE team = ?1 AND kind IN ('team', 'group', 'privilege', 'member')",
                     params![team.as_str()],
                 )?;
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO resources (address, kind, team, grp, item, remote_id, requested_by, attributes, serial)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                put_team_header(
+                    tx,
+                    serial,
+                    team,
+                    &record.state.description,
+                    &record.requested_by,
                 )?;
-                let attributes = serde_json::to_string(&TeamAttributes {
-                    description: record.state.description.clone(),
-                })
-                .map_err(json_error)?;
-                insert.execute(params![
-                    format!("team.{team}"),
-                    "team",
-                    team.as_str(),
-                    None::<&str>,
-                    None::<&str>,
-                    team.as_str(),
-                    record.requested_by.as_str(),
-                    attributes,
-                    serial
-                ])?;
                 for (name, group) in &record.state.groups {
-                    insert.execute(params![
-                        format!("group.{team}/{name}"),
-                        "group",
-                        team.as_str(),
-                        name.as_str(),
-                        None::<&str>,
-                        None::<&str>,
-                        None::<&str>,
-                        "{}",
-                        serial
-                    ])?;
+                    put_team_row(tx, serial, team, name.as_str(), None)?;
                     for privilege in &group.privileges {
-                        insert.execute(params![
-                            format!("privilege.{team}/{name}/{privilege}"),
-                            "privilege",
-                            team.as_str(),
+                        put_team_row(
+                            tx,
+                            serial,
+                            team,
                             name.as_str(),
-                            privilege.token(),
-                            None::<&str>,
-                            None::<&str>,
-                            "{}",
-                            serial
-                        ])?;
+                            Some(("privilege", privilege.token())),
+                        )?;
                     }
                     for member in &group.members {
-                        insert.execute(params![
-                            format!("member.{team}/{name}/{member}"),
-                            "member",
-                            team.as_str(),
+                        put_team_row(
+                            tx,
+                            serial,
+                            team,
                             name.as_str(),
-                            member.as_str(),
-                            None::<&str>,
-                            None::<&str>,
-                            "{}",
-                            serial
-                        ])?;
+                            Some(("member", member.as_str())),
+                        )?;
                     }
                 }
             }
@@ -343,48 +362,21 @@ fn apply_writes(
                 requested_by,
                 changes,
             } => {
-                let attributes = serde_json::to_string(&TeamAttributes {
-                    description: description.clone(),
-                })
-                .map_err(json_error)?;
-                tx.prepare_cached(
-                    "INSERT INTO resources (address, kind, team, grp, item, remote_id, requested_by, attributes, serial)
-                     VALUES (?1, 'team', ?2, NULL, NULL, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (address) DO UPDATE SET requested_by = excluded.requested_by,
-                         attributes = excluded.attributes, serial = excluded.serial",
-                )?
-                .execute(params![
-                    format!("team.{team}"),
-                    team.as_str(),
-                    requested_by.as_str(),
-                    attributes,
-                    serial
-                ])?;
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO resources (address, kind, team, grp, item, remote_id, requested_by, attributes, serial)
-                     VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, '{}', ?6)",
-                )?;
-                let mut delete = tx.prepare_cached("DELETE FROM resources WHERE address = ?1")?;
+                put_team_header(tx, serial, team, description, requested_by)?;
                 for (address, action) in changes {
-                    let (kind, group, item) = match address {
-                        Address::Group(_, g) => ("group", g.as_str(), None),
-                        Address::Privilege(_, g, p) => ("privilege", g.as_str(), Some(p.token())),
-                        Address::Member(_, g, m) => ("member", g.as_str(), Some(m.as_str())),
+                    let (group, item) = match address {
+                        Address::Group(_, g) => (g.as_str(), None),
+                        Address::Privilege(_, g, p) => (g.as_str(), Some(("privilege", p.token()))),
+                        Address::Member(_, g, m) => (g.as_str(), Some(("member", m.as_str()))),
                         _ => continue,
                     };
                     match action {
                         crate::plan::Action::Create => {
-                            insert.execute(params![
-                                address.to_string(),
-                                kind,
-                                team.as_str(),
-                                group,
-                                item,
-                                serial
-                            ])?;
+                            put_team_row(tx, serial, team, group, item)?;
                         }
                         crate::plan::Action::Delete => {
-                            delete.execute([address.to_string()])?;
+                            tx.prepare_cached("DELETE FROM resources WHERE address = ?1")?
+                                .execute([address.to_string()])?;
                         }
                         _ => {}
                     }
