@@ -77,31 +77,14 @@ fn a_binding_serves_lookups_and_a_second_apply_checks_nothing_out() {
 
     // The password printed is the one the target holds: check the account out as a person would,
     // which randomizes it, and look it up again.
-    let request = sandbox
-        .run(&[
-            "target",
-            "request-checkout",
-            "--as",
-            "alice",
-            "CORP-DC/svc_billing",
-        ])
-        .expect(0);
-    let request_id = request
-        .stdout
-        .split_whitespace()
-        .nth(2)
-        .unwrap()
-        .trim_end_matches(':');
-    sandbox
-        .run(&["target", "approve", "--as", "carol", request_id])
-        .expect(0);
+    let request_id = sandbox.request_and_approve("alice", "CORP-DC/svc_billing");
     let checked = sandbox
         .run(&[
             "target",
             "check-out",
             "--as",
             "alice",
-            request_id,
+            &request_id,
             "--show-password",
         ])
         .expect(0);
@@ -195,20 +178,9 @@ fn a_checkout_outside_pamform_breaks_the_binding_and_plan_says_so() {
         .run(&["target", "check-in", "--as", "bob", &checkout_id])
         .expect(0);
     get(&sandbox).expect(0);
-    let request = sandbox
-        .run(&["target", "request-checkout", "--as", "bob", &vault])
-        .expect(0);
-    let request_id = request
-        .stdout
-        .split_whitespace()
-        .nth(2)
-        .unwrap()
-        .trim_end_matches(':');
+    let request_id = sandbox.request_and_approve("bob", &vault);
     sandbox
-        .run(&["target", "approve", "--as", "carol", request_id])
-        .expect(0);
-    sandbox
-        .run(&["target", "check-out", "--as", "bob", request_id])
+        .run(&["target", "check-out", "--as", "bob", &request_id])
         .expect(0);
     assert_snapshot!(
         "broken_binding_plan",

@@ -74,20 +74,7 @@ fn a_stale_saved_plan_is_refused_for_each_cause_without_touching_the_target() {
         "members = [\"carol\", \"dave\"]",
     );
     sandbox.run(&["plan", "--out", "p.plan"]).expect(0);
-    sandbox
-        .run(&[
-            "target",
-            "team-members",
-            "--as",
-            "alice",
-            "--team",
-            "CORP-AD",
-            "--group",
-            "OTP API Trustee",
-            "--members",
-            "bob,dave",
-        ])
-        .expect(0);
+    sandbox.set_members("OTP API Trustee", "bob,dave").expect(0);
     let before = target_requests(&sandbox);
     let run = sandbox.run(&["apply", "p.plan"]).expect(1);
     assert_snapshot!("stale_target", run.to_string());

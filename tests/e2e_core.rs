@@ -65,20 +65,7 @@ fn detailed_exitcode_reports_changes() {
 #[test]
 fn drift_shows_in_plan_and_apply_repairs_it() {
     let sandbox = applied();
-    sandbox
-        .run(&[
-            "target",
-            "team-members",
-            "--as",
-            "alice",
-            "--team",
-            "CORP-AD",
-            "--group",
-            "Approvers",
-            "--members",
-            "dave",
-        ])
-        .expect(0);
+    sandbox.set_members("Approvers", "dave").expect(0);
     assert_snapshot!("drift_plan", sandbox.run(&["plan"]).expect(0).to_string());
     assert_snapshot!(
         "drift_apply",
@@ -142,20 +129,7 @@ fn removing_the_last_trustee_is_refused() {
 #[test]
 fn the_target_refuses_removing_the_last_trustee_out_of_band() {
     let sandbox = applied();
-    let run = sandbox
-        .run(&[
-            "target",
-            "team-members",
-            "--as",
-            "alice",
-            "--team",
-            "CORP-AD",
-            "--group",
-            "Trustees",
-            "--members",
-            "",
-        ])
-        .expect(3);
+    let run = sandbox.set_members("Trustees", "").expect(3);
     assert_snapshot!(run.to_string());
 }
 
@@ -247,20 +221,7 @@ fn json_plan_matches_its_schema() {
     .unwrap();
     let sandbox = Sandbox::example("corporate-ad");
     sandbox.run(&["apply", "--auto-approve"]).expect(0);
-    sandbox
-        .run(&[
-            "target",
-            "team-members",
-            "--as",
-            "alice",
-            "--team",
-            "CORP-AD",
-            "--group",
-            "Approvers",
-            "--members",
-            "dave",
-        ])
-        .expect(0);
+    sandbox.set_members("Approvers", "dave").expect(0);
     sandbox.edit(
         "otp.toml",
         "approved_by = [\"carol\"]",

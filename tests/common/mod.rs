@@ -91,6 +91,41 @@ impl Sandbox {
         self.root.join(file)
     }
 
+    /// Sets the members of a group of CORP-AD in the embedded target as `alice`, as a person would
+    /// in the product (TEAM-MEMBERS out of band), and returns the run.
+    pub fn set_members(&self, group: &str, members: &str) -> Run {
+        self.run(&[
+            "target",
+            "team-members",
+            "--as",
+            "alice",
+            "--team",
+            "CORP-AD",
+            "--group",
+            group,
+            "--members",
+            members,
+        ])
+    }
+
+    /// Requests a check-out of `account` as `requester` and has carol approve it, through the
+    /// embedded target; returns the request ID.
+    pub fn request_and_approve(&self, requester: &str, account: &str) -> String {
+        let request = self
+            .run(&["target", "request-checkout", "--as", requester, account])
+            .expect(0);
+        let request_id = request
+            .stdout
+            .split_whitespace()
+            .nth(2)
+            .expect("a request ID")
+            .trim_end_matches(':')
+            .to_string();
+        self.run(&["target", "approve", "--as", "carol", &request_id])
+            .expect(0);
+        request_id
+    }
+
     /// Replaces `from` with `to` in a manifest file; panics if `from` is absent.
     pub fn edit(&self, file: &str, from: &str, to: &str) {
         let text = self.read(file);
