@@ -100,12 +100,10 @@ fn settle_create(
         .map(|a| a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())
         .unwrap_or_default();
     let team = TeamId::new(team);
-    let recorded = state.load()?;
-    let known: BTreeSet<&RemoteId> = recorded
-        .otp_api_users
-        .values()
-        .map(|u| &u.remote.guid)
-        .collect();
+    // Only the OTP API users: loading every team's members per step in doubt would make
+    // settling a large interrupted batch quadratic.
+    let users = state.otp_api_users()?;
+    let known: BTreeSet<&RemoteId> = users.values().map(|u| &u.remote.guid).collect();
     let observed = target
         .observe(&Scope {
             teams: [team.clone()].into(),
@@ -191,8 +189,8 @@ fn settle_checkout(
             })
             .unwrap_or_default(),
     };
-    let recorded = state.load()?;
-    let Some(user) = recorded.otp_api_users.get(&name) else {
+    let users = state.otp_api_users()?;
+    let Some(user) = users.get(&name) else {
         // The OTP API user was to be created in the same interrupted batch, and never was (its
         // own step in doubt was abandoned): there is nothing to check out.
         return Ok((
