@@ -19,7 +19,7 @@ use crate::crypto::{self, Key};
 use crate::failpoint;
 use crate::model::{
     AccountRef, Address, CheckoutSpec, OtpApiUserRemote, OtpUserName, ProfileId, Recorded,
-    RecordedCheckout, RecordedOtpApiUser, RecordedTeam, RemoteId, Request, TeamId,
+    RecordedCheckout, RecordedOtpApiUser, RecordedTeam, RemoteId, Request,
 };
 use crate::plan::{Change, Operation, Plan, Step};
 use crate::secret::Secret;
@@ -587,11 +587,6 @@ pub(crate) fn bind_writes(
             login_started_at: None,
         }),
     ]
-}
-
-/// The teams a team request in doubt may have touched (for re-planning).
-pub fn team_of(detail: &serde_json::Value) -> Option<TeamId> {
-    detail.get("team")?.as_str().map(TeamId::new)
 }
 
 #[cfg(test)]

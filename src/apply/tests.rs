@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::*;
-use crate::model::{GroupName, GroupState, Observed, Privilege, Scope, TeamState};
+use crate::model::{GroupName, GroupState, Observed, Privilege, Scope, TeamId, TeamState};
 use crate::plan::{Action, Change, Plan, Step};
 use crate::state::SqliteState;
 use crate::target::{

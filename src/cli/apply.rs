@@ -302,8 +302,13 @@ fn execute(
     let summary = plan.summary;
     let outcome = match &result {
         Ok(report) => format!(
-            "applied {} step(s): {} imported, {} added, {} changed, {} destroyed",
-            report.steps, summary.import, summary.add, summary.change, summary.destroy
+            "applied {} step(s) with {} target call(s): {} imported, {} added, {} changed, {} destroyed",
+            report.steps,
+            report.target_calls,
+            summary.import,
+            summary.add,
+            summary.change,
+            summary.destroy
         ),
         Err(e) => format!("failed: {e}"),
     };
